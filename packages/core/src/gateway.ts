@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { DependencyContainer } from 'tsyringe';
+import { type Clock, createGatewayContainer, systemClock } from './container.js';
+import type { Operation, RequestContext, Target } from './context.js';
+import { GatewayError, toGatewayError } from './errors.js';
+import { readJsonBody } from './http/body.js';
+import { createDefaultLogger, type Logger } from './logger.js';
+import { Pipeline, type Responder } from './pipeline.js';
+import { checkPlugins, type Plugin } from './plugin.js';
+import type { ProviderV1 } from './provider.js';
+import { ProviderRegistry } from './provider-registry.js';
+import { parseChatCompletionRequest, parseEmbeddingRequest } from './wire/schemas.js';
+
+export interface GatewayOptions {
+  providers: readonly ProviderV1[];
+  /** Run in this order: a plugin's hooks see what the plugins before it did. */
+  plugins?: readonly Plugin[];
+  /** Extra model names: `{ fast: 'openai/gpt-4o-mini' }`. */
+  aliases?: Record<string, string>;
+  logger?: Logger;
+  clock?: Clock;
+  /** Largest request body in bytes; larger ones get a 413. Default 4 MiB. */
+  bodyLimitBytes?: number;
+  /** Deepest JSON nesting accepted. Default 64. */
+  maxJsonDepth?: number;
+  /** Trust `x-forwarded-for` for the client IP (only behind a proxy you run). Default false. */
+  trustProxy?: boolean;
+  /** How long `close()` waits for in-flight requests and streams before cutting them. Default 10 s. */
+  drainTimeoutMs?: number;
+  /** Parent of the gateway's container, to share services with an application. */
+  container?: DependencyContainer;
+}
+
+export interface ListenResult {
+  url: string;
+  host: string;
+  port: number;
+  server: Server;
+}
+
+export interface Gateway {
+  readonly app: Koa;
+  readonly router: Router;
+  readonly container: DependencyContainer;
+  readonly providers: ProviderRegistry;
+  readonly logger: Logger;
+  /** Resolves when every plugin's `setup` has finished. */
+  readonly ready: Promise<void>;
+  /** A Node request listener: `http.createServer(gateway.handle)`, or call it directly in tests. */
+  readonly handle: (request: IncomingMessage, response: ServerResponse) => void;
+  listen(port?: number, host?: string): Promise<ListenResult>;
+  /** Stops accepting, lets in-flight requests and streams finish (up to the drain deadline), then closes plugins and providers. */
+  close(): Promise<void>;
+}
+
+const requestIdPattern = /^[\w.:@-]{1,128}$/;
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const plugins = options.plugins ?? [];
+  checkPlugins(plugins);
+  const logger = options.logger ?? createDefaultLogger();
+  const providers = new ProviderRegistry(options.providers, options.aliases);
+  const container = createGatewayContainer({ logger, clock: options.clock ?? systemClock, providers }, options.container);
+  const bodyLimits = { maxBytes: options.bodyLimitBytes ?? 4 * 1024 * 1024, maxDepth: options.maxJsonDepth ?? 64 };
+  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  const pipeline = new Pipeline(plugins, providers, logger);
+
+  const app = new Koa({ proxy: options.trustProxy ?? false });
+  // Every error is answered by the middleware below; Koa's default logging would print them twice.
+  app.silent = true;
+  const router = new Router();
+  const inFlight = new Set<AbortController>();
+  let drained: (() => void) | undefined;
+  let closing = false;
+
+  let isReady = false;
+  const ready = (async () => {
+    for (const plugin of plugins) {
+      await plugin.setup?.({ container: container.createChildContainer(), router, logger: logger.child({ plugin: plugin.name }), providers });
+    }
+    isReady = true;
+  })();
+  // Surfaced through `ready` and on the first request; never an unhandled rejection.
+  ready.catch(() => {});
+
+  /** The one error path: whatever is thrown becomes an OpenAI-shaped error with the right status. */
+  app.use(async (ctx, next) => {
+    try {
+      if (!isReady) await ready;
+      await next();
+      if (ctx.status === 404 && ctx.body == null && ctx.respond !== false) {
+        throw new GatewayError({
+          message: `Unknown route: ${ctx.method} ${ctx.path}.`,
+          status: 404,
+          type: 'invalid_request_error',
+          code: 'unknown_route',
+        });
+      }
+    } catch (error) {
+      const gatewayError = toGatewayError(error);
+      if (gatewayError.status >= 500) logger.error({ err: error, requestId: ctx.response.get('x-request-id'), path: ctx.path }, 'request failed');
+      if (ctx.headerSent || !ctx.writable) return;
+      ctx.respond = true;
+      ctx.status = gatewayError.status;
+      if (gatewayError.retryAfterMs !== undefined) {
+        ctx.set('retry-after', String(Math.ceil(gatewayError.retryAfterMs / 1000)));
+        ctx.set('retry-after-ms', String(Math.ceil(gatewayError.retryAfterMs)));
+      }
+      ctx.type = 'application/json';
+      ctx.body = JSON.stringify(gatewayError.toJSON());
+    }
+  });
+
+  function createContext<Body>(ctx: Koa.Context, operation: Operation, body: Body, controller: AbortController): RequestContext<Body> {
+    const incoming = ctx.get('x-request-id');
+    const id = incoming && requestIdPattern.test(incoming) ? incoming : randomUUID();
+    ctx.set('x-request-id', id);
+    return {
+      id,
+      operation,
+      body,
+      headers: ctx.headers,
+      clientIp: ctx.ip,
+      signal: controller.signal,
+      startedAt: performance.now(),
+      state: {},
+      target: undefined,
+      attempts: [],
+      timeToFirstChunkMs: undefined,
+      logger,
+      setHeader(name, value) {
+        if (!ctx.headerSent) ctx.set(name, value);
+      },
+      resolveModel(model: string): Target {
+        return providers.resolve(model);
+      },
+    };
+  }
+
+  function responderFor(ctx: Koa.Context): Responder {
+    return {
+      json(status, body) {
+        ctx.status = status;
+        ctx.type = 'application/json';
+        // A string body gets an exact content-length from Koa; no chunked encoding for JSON.
+        ctx.body = JSON.stringify(body);
+      },
+      takeRawResponse() {
+        ctx.respond = false;
+        return ctx.res;
+      },
+    };
+  }
+
+  /** Tracks the request for draining, and aborts its upstream work when the client goes away. */
+  async function withLifecycle(ctx: Koa.Context, run: (controller: AbortController) => Promise<void>): Promise<void> {
+    const controller = new AbortController();
+    inFlight.add(controller);
+    const onClose = () => {
+      if (!ctx.res.writableFinished) controller.abort(new DOMException('The client disconnected.', 'AbortError'));
+    };
+    ctx.res.once('close', onClose);
+    try {
+      await run(controller);
+    } finally {
+      inFlight.delete(controller);
+      if (ctx.respond !== false) ctx.res.removeListener('close', onClose);
+      if (closing && inFlight.size === 0) drained?.();
+    }
+  }
+
+  const chatRoute = async (ctx: Koa.Context) => {
+    const body = parseChatCompletionRequest(await readJsonBody(ctx.req, bodyLimits));
+    await withLifecycle(ctx, (controller) => pipeline.chat(createContext(ctx, 'chat', body, controller), responderFor(ctx)));
+  };
+  const embeddingsRoute = async (ctx: Koa.Context) => {
+    const body = parseEmbeddingRequest(await readJsonBody(ctx.req, bodyLimits));
+    await withLifecycle(ctx, (controller) => pipeline.embeddings(createContext(ctx, 'embeddings', body, controller), responderFor(ctx)));
+  };
+  const modelsRoute = async (ctx: Koa.Context) => {
+    await withLifecycle(ctx, (controller) => pipeline.models(createContext(ctx, 'models', undefined, controller), responderFor(ctx)));
+  };
+  const modelRoute = async (ctx: Koa.Context) => {
+    const name = (ctx.params as Record<string, string>).model!;
+    await withLifecycle(ctx, (controller) => pipeline.models(createContext(ctx, 'models', undefined, controller), responderFor(ctx), name));
+  };
+
+  // Clients configured with or without the `/v1` suffix on their base URL both work.
+  for (const prefix of ['/v1', '']) {
+    router.post(`${prefix}/chat/completions`, chatRoute);
+    router.post(`${prefix}/embeddings`, embeddingsRoute);
+    router.get(`${prefix}/models`, modelsRoute);
+    router.get(`${prefix}/models/*model`, modelRoute);
+  }
+  router.get('/health', (ctx) => {
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify({ status: closing ? 'draining' : 'ok', providers: providers.list().map((provider) => provider.id) });
+    if (closing) ctx.status = 503;
+  });
+
+  // The router matches against its live route list, so routes that plugins add in `setup` are served too.
+  app.use(router.routes());
+  app.use(async (ctx) => {
+    const allowed = router.stack.filter((layer) => layer.match(ctx.path)).flatMap((layer) => layer.methods);
+    if (allowed.length > 0) {
+      ctx.set('allow', [...new Set(allowed)].join(', '));
+      throw new GatewayError({ message: `Method ${ctx.method} is not allowed on ${ctx.path}.`, status: 405, type: 'invalid_request_error', code: 'method_not_allowed' });
+    }
+  });
+
+  const handle = app.callback();
+  let server: Server | undefined;
+
+  return {
+    app,
+    router,
+    container,
+    providers,
+    logger,
+    ready,
+    handle,
+    async listen(port = 0, host = '127.0.0.1') {
+      await ready;
+      server = createServer(handle);
+      // Longer than common load balancers' idle timeouts, so they close first and never hit a dead socket.
+      server.keepAliveTimeout = 65_000;
+      server.headersTimeout = 66_000;
+      // Long streams are normal here; Node's default of 5 minutes for the whole request would cut them.
+      server.requestTimeout = 0;
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, host, () => {
+          server!.off('error', reject);
+          resolve();
+        });
+      });
+      const address = server.address() as AddressInfo;
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return { url: `http://${shownHost}:${address.port}`, host: address.address, port: address.port, server };
+    },
+    async close() {
+      closing = true;
+      const serverClosed = server
+        ? new Promise<void>((resolve) => server!.close(() => resolve()))
+        : Promise.resolve();
+      server?.closeIdleConnections();
+      if (inFlight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => (drained = resolve)),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+        for (const controller of inFlight) controller.abort(new DOMException('The gateway is shutting down.', 'AbortError'));
+      }
+      server?.closeAllConnections();
+      await serverClosed;
+      for (const plugin of plugins) {
+        try {
+          await plugin.onClose?.();
+        } catch (error) {
+          logger.error({ err: error, plugin: plugin.name }, 'onClose hook failed');
+        }
+      }
+      await Promise.allSettled(providers.list().map((provider) => provider.close?.()));
+    },
+  };
+}

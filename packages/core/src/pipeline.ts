@@ -1,0 +1,343 @@
+import type { ServerResponse } from 'node:http';
+import { ChunkAggregator, responseToChunks } from './aggregate.js';
+import type { ChatContext, EmbeddingsContext, RequestContext } from './context.js';
+import { GatewayError, toGatewayError } from './errors.js';
+import type { ChatOutcome, EarlyResponse, ErrorDetails, ResponseOutcome, UpstreamCall, UpstreamResult } from './hooks.js';
+import { SseWriter } from './http/sse.js';
+import type { Logger } from './logger.js';
+import type { Plugin } from './plugin.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  EmbeddingResponse,
+  ModelList,
+  ModelObject,
+} from './wire/openai-types.js';
+import type { ProviderRegistry } from './provider-registry.js';
+
+/** How the pipeline answers: a JSON body with its length, or events written to the raw response. */
+export interface Responder {
+  json(status: number, body: unknown): void;
+  /** The raw response for streams; the caller stops managing it once this is taken. */
+  takeRawResponse(): ServerResponse;
+}
+
+/**
+ * The request lifecycle, independent of the HTTP framework:
+ *
+ *   validate → onRequest* → resolve model → wrapUpstream∘…∘provider → onChunk* → send → onResponse*
+ *                     ↘ early answer ─────────────────────────────────↗     any failure → onError*
+ */
+export class Pipeline {
+  readonly #requestPlugins: Plugin[];
+  readonly #chunkHooks: Array<NonNullable<Plugin['onChunk']>>;
+  readonly #chunkPluginNames: string[];
+  readonly #responsePlugins: Plugin[];
+  readonly #errorPlugins: Plugin[];
+  readonly #upstream: UpstreamCall;
+  readonly #providers: ProviderRegistry;
+  readonly #logger: Logger;
+
+  constructor(plugins: readonly Plugin[], providers: ProviderRegistry, logger: Logger) {
+    this.#providers = providers;
+    this.#logger = logger;
+    this.#requestPlugins = plugins.filter((plugin) => plugin.onRequest);
+    const chunkPlugins = plugins.filter((plugin) => plugin.onChunk);
+    this.#chunkHooks = chunkPlugins.map((plugin) => plugin.onChunk!.bind(plugin));
+    this.#chunkPluginNames = chunkPlugins.map((plugin) => plugin.name);
+    this.#responsePlugins = plugins.filter((plugin) => plugin.onResponse);
+    this.#errorPlugins = plugins.filter((plugin) => plugin.onError);
+    // The first registered plugin wraps outermost, as with undici interceptors and koa middleware.
+    this.#upstream = plugins
+      .filter((plugin) => plugin.wrapUpstream)
+      .reduceRight<UpstreamCall>((next, plugin) => plugin.wrapUpstream!(next), callProvider);
+  }
+
+  async chat(context: ChatContext, responder: Responder): Promise<void> {
+    try {
+      const early = await this.#runRequestHooks(context);
+      if (early) {
+        await this.#answerChat(context, responder, { type: 'response', response: early.response as ChatCompletion, target: context.target! }, early.plugin);
+        return;
+      }
+      context.target ??= this.#providers.resolve(context.body.model);
+      const result = await this.#upstream({ context, target: context.target, body: context.body, signal: context.signal });
+      context.target = result.target;
+      await this.#answerChat(context, responder, result, 'upstream');
+    } catch (error) {
+      const gatewayError = toGatewayError(error);
+      await this.#runErrorHooks(context, gatewayError, { durationMs: performance.now() - context.startedAt });
+      throw gatewayError;
+    }
+  }
+
+  async embeddings(context: EmbeddingsContext, responder: Responder): Promise<void> {
+    try {
+      const early = await this.#runRequestHooks(context);
+      let response: EmbeddingResponse;
+      let answeredBy = 'upstream';
+      if (early) {
+        response = early.response as EmbeddingResponse;
+        answeredBy = early.plugin;
+      } else {
+        const target = (context.target ??= this.#providers.resolve(context.body.model));
+        if (!target.provider.embeddings) {
+          throw GatewayError.invalidRequest(`The model '${context.body.model}' does not support embeddings.`, 'model', 'model_not_supported');
+        }
+        response = await target.provider.embeddings(target.modelId, context.body, { signal: context.signal, requestId: context.id });
+        this.#setServedHeaders(context);
+      }
+      await this.#runResponseHooks(context, {
+        operation: 'embeddings',
+        response,
+        usage: response.usage,
+        streamed: false,
+        aborted: false,
+        answeredBy,
+        target: context.target,
+        durationMs: performance.now() - context.startedAt,
+      });
+      responder.json(200, response);
+    } catch (error) {
+      const gatewayError = toGatewayError(error);
+      await this.#runErrorHooks(context, gatewayError, { durationMs: performance.now() - context.startedAt });
+      throw gatewayError;
+    }
+  }
+
+  /** `GET /v1/models`, or one model when `modelName` is given; plugins (authentication) run first. */
+  async models(context: RequestContext<undefined>, responder: Responder, modelName?: string): Promise<void> {
+    const early = await this.#runRequestHooks(context);
+    if (early) {
+      responder.json(200, early.response);
+      return;
+    }
+    if (modelName !== undefined) {
+      const target = this.#providers.resolve(modelName);
+      const model: ModelObject = { id: modelName, object: 'model', created: 0, owned_by: target.provider.id };
+      responder.json(200, model);
+      return;
+    }
+    responder.json(200, await this.listModels(context.signal));
+  }
+
+  async listModels(signal: AbortSignal): Promise<ModelList> {
+    const data: ModelObject[] = [];
+    const lists = await Promise.allSettled(
+      this.#providers.list().map(async (provider) => ({ provider, models: provider.listModels ? await provider.listModels({ signal }) : [] })),
+    );
+    for (const list of lists) {
+      if (list.status === 'rejected') {
+        // One unreachable provider must not hide the others' models.
+        this.#logger.warn({ err: list.reason }, 'listing models failed for a provider');
+        continue;
+      }
+      const { provider, models } = list.value;
+      for (const model of models) {
+        data.push({ id: `${provider.id}/${model.id}`, object: 'model', created: model.created ?? 0, owned_by: model.ownedBy ?? provider.id });
+      }
+    }
+    for (const [alias] of this.#providers.aliases()) {
+      data.push({ id: alias, object: 'model', created: 0, owned_by: 'switchyard' });
+    }
+    return { object: 'list', data };
+  }
+
+  async #runRequestHooks(context: RequestContext<any>): Promise<(EarlyResponse & { plugin: string }) | undefined> {
+    for (const plugin of this.#requestPlugins) {
+      const early = await plugin.onRequest!(context);
+      if (early) {
+        if (early.headers) for (const name in early.headers) context.setHeader(name, early.headers[name]!);
+        return { ...early, plugin: plugin.name };
+      }
+    }
+    return undefined;
+  }
+
+  async #runResponseHooks(context: RequestContext<any>, outcome: ResponseOutcome): Promise<void> {
+    for (const plugin of this.#responsePlugins) {
+      try {
+        await plugin.onResponse!(context, outcome);
+      } catch (error) {
+        // An observer failing must never cost the client its answer.
+        context.logger.error({ err: error, plugin: plugin.name }, 'onResponse hook failed');
+      }
+    }
+  }
+
+  async #runErrorHooks(context: RequestContext<any>, error: GatewayError, details: ErrorDetails): Promise<void> {
+    for (const plugin of this.#errorPlugins) {
+      try {
+        await plugin.onError!(context, error, details);
+      } catch (hookError) {
+        context.logger.error({ err: hookError, plugin: plugin.name }, 'onError hook failed');
+      }
+    }
+  }
+
+  #setServedHeaders(context: RequestContext<any>): void {
+    const target = context.target;
+    if (target) {
+      context.setHeader('x-switchyard-provider', target.provider.id);
+      context.setHeader('x-switchyard-model', target.model);
+    }
+    if (context.attempts.length > 0) context.setHeader('x-switchyard-attempts', String(context.attempts.length));
+  }
+
+  async #answerChat(context: ChatContext, responder: Responder, result: UpstreamResult, answeredBy: string): Promise<void> {
+    this.#setServedHeaders(context);
+    const wantsStream = context.body.stream === true;
+    if (result.type === 'stream' && wantsStream) {
+      await this.#streamChat(context, responder, result.stream, answeredBy);
+      return;
+    }
+    if (result.type === 'response' && wantsStream) {
+      await this.#streamChat(context, responder, toAsyncIterable(responseToChunks(result.response)), answeredBy);
+      return;
+    }
+    const response = result.type === 'response' ? result.response : await collectStream(result.stream);
+    await this.#runResponseHooks(context, {
+      operation: 'chat',
+      response,
+      usage: response.usage,
+      streamed: false,
+      aborted: false,
+      answeredBy,
+      target: context.target,
+      durationMs: performance.now() - context.startedAt,
+    });
+    responder.json(200, response);
+  }
+
+  #applyChunkHooks(chunk: ChatCompletionChunk, context: ChatContext): ChatCompletionChunk | null {
+    let current = chunk;
+    for (let index = 0; index < this.#chunkHooks.length; index++) {
+      try {
+        const replaced = this.#chunkHooks[index]!(current, context);
+        if (replaced === null) return null;
+        if (replaced !== undefined) current = replaced;
+      } catch (error) {
+        // A broken observer keeps the chunk as it was rather than breaking the client's stream.
+        context.logger.error({ err: error, plugin: this.#chunkPluginNames[index] }, 'onChunk hook failed');
+      }
+    }
+    return current;
+  }
+
+  async #streamChat(
+    context: ChatContext,
+    responder: Responder,
+    stream: AsyncIterable<ChatCompletionChunk>,
+    answeredBy: string,
+  ): Promise<void> {
+    const aggregator = new ChunkAggregator();
+    const includeUsage = context.body.stream_options?.include_usage === true;
+    const iterator = stream[Symbol.asyncIterator]();
+    let writer: SseWriter | undefined;
+    let aborted = false;
+    let finished = false;
+    let failure: GatewayError | undefined;
+    try {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) {
+          finished = true;
+          break;
+        }
+        const chunk = this.#applyChunkHooks(next.value, context);
+        if (chunk === null) continue;
+        aggregator.add(chunk);
+        const outgoing = includeUsage ? chunk : withoutUsage(chunk);
+        if (outgoing === null) continue;
+        if (!writer) {
+          // Headers wait for the first chunk: a stream that fails before it still gets a real HTTP status.
+          writer = new SseWriter(responder.takeRawResponse(), context.signal);
+          writer.start(200);
+          context.timeToFirstChunkMs = performance.now() - context.startedAt;
+        }
+        if (!(await writer.data(JSON.stringify(outgoing)))) {
+          aborted = true;
+          break;
+        }
+      }
+    } catch (error) {
+      if (context.signal.aborted) aborted = true;
+      else if (!writer) throw error;
+      else failure = toGatewayError(error);
+    } finally {
+      if (!finished) {
+        // Stops the upstream stream when we leave early (client gone, error): no orphaned generation.
+        void iterator.return?.()?.catch(() => {});
+      }
+    }
+    if (!aborted && !failure && !aggregator.hasFinishReason()) {
+      // An upstream that ends without a finish reason was cut off; saying "stop" would be a lie.
+      failure = GatewayError.badGateway('The upstream stream ended before the answer was complete.', context.target?.provider.id);
+      if (!writer) throw failure;
+    }
+    const durationMs = () => performance.now() - context.startedAt;
+    if (failure) {
+      await writer!.data(JSON.stringify(failure.toJSON()));
+      writer!.end();
+      await this.#runErrorHooks(context, failure, { partial: aggregator.result(), durationMs: durationMs() });
+      return;
+    }
+    if (!aborted) {
+      await writer!.data('[DONE]');
+      writer!.end();
+    } else {
+      writer?.end();
+    }
+    const response = aggregator.result();
+    const outcome: ChatOutcome = {
+      operation: 'chat',
+      response,
+      usage: aggregator.usage,
+      streamed: true,
+      aborted,
+      answeredBy,
+      target: context.target,
+      durationMs: durationMs(),
+    };
+    await this.#runResponseHooks(context, outcome);
+  }
+}
+
+/** The innermost upstream call: the provider itself, recorded as one attempt. */
+const callProvider: UpstreamCall = async ({ context, target, body, signal }) => {
+  const attempt = { model: target.model, provider: target.provider.id, startedAt: performance.now() } as RequestContext['attempts'][number];
+  context.attempts.push(attempt);
+  try {
+    const result = await target.provider.chat(target.modelId, body, { signal, requestId: context.id });
+    attempt.status = 200;
+    attempt.durationMs = performance.now() - attempt.startedAt;
+    return result.type === 'response' ? { type: 'response', response: result.response, target } : { type: 'stream', stream: result.stream, target };
+  } catch (error) {
+    const gatewayError = toGatewayError(error);
+    attempt.status = gatewayError.status;
+    attempt.errorType = gatewayError.type;
+    attempt.durationMs = performance.now() - attempt.startedAt;
+    throw gatewayError;
+  }
+};
+
+/** Removes the usage the gateway asked the provider for but the client did not. */
+function withoutUsage(chunk: ChatCompletionChunk): ChatCompletionChunk | null {
+  if (!('usage' in chunk)) return chunk;
+  if (chunk.choices.length === 0) return null;
+  const { usage: _usage, ...rest } = chunk;
+  return rest as ChatCompletionChunk;
+}
+
+async function collectStream(stream: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletion> {
+  const aggregator = new ChunkAggregator();
+  for await (const chunk of stream) aggregator.add(chunk);
+  if (!aggregator.hasFinishReason()) {
+    throw GatewayError.badGateway('The upstream stream ended before the answer was complete.');
+  }
+  return aggregator.result();
+}
+
+async function* toAsyncIterable<T>(items: readonly T[]): AsyncIterable<T> {
+  yield* items;
+}
