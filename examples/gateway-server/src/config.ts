@@ -1,0 +1,51 @@
+import type { ProviderV1 } from '@switchyard/core';
+import {
+  createEchoProvider,
+  createFromPreset,
+  type OpenAICompatiblePresetName,
+} from '@switchyard/providers';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  providers: ProviderV1[];
+  /** Whether the built-in `demo/echo` model was added because no provider is configured. */
+  demo: boolean;
+}
+
+type Environment = Record<string, string | undefined>;
+
+/** Environment variable prefix for each OpenAI-compatible provider: `DEEPSEEK_API_KEY`, `DEEPSEEK_BASE_URL`. */
+const compatibleProviders: Array<[OpenAICompatiblePresetName, string]> = [
+  ['openai', 'OPENAI'],
+  ['deepseek', 'DEEPSEEK'],
+  ['groq', 'GROQ'],
+  ['mistral', 'MISTRAL'],
+  ['xai', 'XAI'],
+  ['dashscope', 'DASHSCOPE'],
+  ['openrouter', 'OPENROUTER'],
+  ['together', 'TOGETHER'],
+];
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value === '') return 8787;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be an integer from 0 to 65535, got '${value}'.`);
+  return port;
+}
+
+/** Reads the server's configuration. Each provider is enabled by its key; base URLs can be overridden. */
+export function configFromEnvironment(environment: Environment = process.env): ServerConfig {
+  const providers: ProviderV1[] = [];
+  for (const [preset, prefix] of compatibleProviders) {
+    const apiKey = environment[`${prefix}_API_KEY`];
+    if (!apiKey) continue;
+    const baseURL = environment[`${prefix}_BASE_URL`] || undefined;
+    providers.push(createFromPreset(preset, { apiKey, baseURL }));
+  }
+  // Ollama runs locally without a key: its base URL is what enables it.
+  if (environment.OLLAMA_BASE_URL) providers.push(createFromPreset('ollama', { baseURL: environment.OLLAMA_BASE_URL }));
+  const demo = providers.length === 0;
+  if (demo) providers.push(createEchoProvider());
+  return { host: environment.HOST || '127.0.0.1', port: parsePort(environment.PORT), providers, demo };
+}

@@ -1,0 +1,26 @@
+export * from './openai/index.js';
+export {
+  createDashScope,
+  createDeepSeek,
+  createFromPreset,
+  createGroq,
+  createMistral,
+  createOllama,
+  createOpenAI,
+  createOpenRouter,
+  createTogether,
+  createXai,
+  type OpenAICompatiblePresetName,
+  openAICompatiblePresets,
+  type PresetOptions,
+} from './openai/openai-compatible-presets.js';
+export { createEchoProvider, type EchoProviderOptions } from './demo/echo-provider.js';
+export { HttpClient, type HttpClientOptions, readText, transportError, type UpstreamResponse } from './shared/http-client.js';
+export { parseServerSentEvents, type EventSourceMessage } from './shared/sse.js';
+export {
+  clientStatusFor,
+  createUpstreamError,
+  isRetryableStatus,
+  malformedResponseError,
+  type ProviderErrorDetails,
+} from './shared/upstream-error.js';

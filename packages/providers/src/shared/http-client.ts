@@ -1,0 +1,120 @@
+import { GatewayError, isAbortError } from '@switchyard/core';
+import { Pool, type Dispatcher } from 'undici';
+
+export interface HttpClientOptions {
+  /** Provider id, put on errors so fallback and logs know where they came from. */
+  provider: string;
+  /** Base URL including any path prefix, e.g. `https://api.openai.com/v1`. */
+  baseURL: string;
+  /** Sent on every request (authentication, API version). */
+  headers?: Record<string, string>;
+  /** TCP + TLS connect deadline. Default 10 s. */
+  connectTimeoutMs?: number;
+  /**
+   * Deadline for the response headers. Non-streamed completions send headers only when the whole answer
+   * is ready, so this must cover the slowest generation. Default 10 minutes.
+   */
+  firstByteTimeoutMs?: number;
+  /** Longest silence between two body chunks. Default 5 minutes. */
+  idleTimeoutMs?: number;
+  /** Keep-alive connections per origin. Default 256. */
+  connections?: number;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+}
+
+export interface UpstreamRequestOptions {
+  method: 'GET' | 'POST';
+  /** Path below the base URL, with its query string, e.g. `/chat/completions`. */
+  path: string;
+  body?: string;
+  headers?: Record<string, string>;
+  signal: AbortSignal;
+}
+
+/**
+ * One keep-alive pool per upstream origin, on undici's `Pool.request`: the lowest-overhead HTTP client in
+ * Node. Transport failures become GatewayErrors here, so every adapter reports them the same way.
+ */
+export class HttpClient {
+  readonly provider: string;
+  readonly #pool: Pool;
+  readonly #basePath: string;
+  readonly #headers: Record<string, string>;
+
+  constructor(options: HttpClientOptions) {
+    this.provider = options.provider;
+    const url = new URL(options.baseURL);
+    this.#basePath = url.pathname.replace(/\/+$/, '');
+    this.#headers = { 'content-type': 'application/json', accept: 'application/json', ...options.headers };
+    this.#pool = new Pool(url.origin, {
+      connections: options.connections ?? 256,
+      connectTimeout: options.connectTimeoutMs ?? 10_000,
+      headersTimeout: options.firstByteTimeoutMs ?? 600_000,
+      bodyTimeout: options.idleTimeoutMs ?? 300_000,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  async request(options: UpstreamRequestOptions): Promise<UpstreamResponse> {
+    try {
+      const response = await this.#pool.request({
+        method: options.method,
+        path: this.#basePath + options.path,
+        headers: options.headers ? { ...this.#headers, ...options.headers } : this.#headers,
+        body: options.body,
+        signal: options.signal,
+      });
+      return { status: response.statusCode, headers: response.headers, body: response.body };
+    } catch (error) {
+      throw transportError(error, this.provider);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+}
+
+/** Maps undici's transport failures (timeouts, refused or reset connections) to gateway errors. */
+export function transportError(error: unknown, provider: string): unknown {
+  if (GatewayError.isInstance(error) || isAbortError(error)) return error;
+  const code = (error as { code?: string } | null)?.code ?? '';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    const what = code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connecting' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'waiting for the first byte' : 'waiting for more data';
+    return new GatewayError({
+      message: `The upstream provider '${provider}' timed out ${what}.`,
+      status: 504,
+      type: 'timeout_error',
+      code: 'upstream_timeout',
+      isRetryable: true,
+      provider,
+      cause: error,
+    });
+  }
+  return new GatewayError({
+    message: `Could not reach the upstream provider '${provider}'${code ? ` (${code})` : ''}.`,
+    status: 502,
+    type: 'api_error',
+    code: 'upstream_unreachable',
+    isRetryable: true,
+    provider,
+    cause: error,
+  });
+}
+
+/** Reads a whole body as text, refusing more than `maxBytes` (an upstream error page can be huge). */
+export async function readText(body: AsyncIterable<Buffer>, maxBytes = 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > maxBytes) break;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
