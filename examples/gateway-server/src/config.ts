@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { ProviderV1 } from '@switchyard/core';
+import type { FallbackConfigInput } from '@switchyard/plugin-fallback';
+import { parse as parseYaml } from 'yaml';
 import {
   createEchoProvider,
   createFromPreset,
@@ -11,6 +14,35 @@ export interface ServerConfig {
   providers: ProviderV1[];
   /** Whether the built-in `demo/echo` model was added because no provider is configured. */
   demo: boolean;
+  /** Model aliases from the configuration file. */
+  aliases: Record<string, string>;
+  /** Groups, routing rules, retries, timeouts and breaker settings from the configuration file. */
+  fallback: FallbackConfigInput;
+}
+
+/** The part of a `SWITCHYARD_CONFIG` file (JSON or YAML) this server reads. */
+export interface ConfigFile {
+  aliases?: Record<string, string>;
+  fallback?: FallbackConfigInput;
+}
+
+/** Reads the JSON or YAML file named by `SWITCHYARD_CONFIG`; YAML is a superset of JSON, so one parser reads both. */
+export function readConfigFile(path: string | undefined): ConfigFile {
+  if (!path) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`SWITCHYARD_CONFIG: cannot read '${path}': ${(error as Error).message}`);
+  }
+  const parsed: unknown = parseYaml(text);
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`SWITCHYARD_CONFIG: '${path}' must hold an object.`);
+  const file = parsed as Record<string, unknown>;
+  if (file.aliases !== undefined && (typeof file.aliases !== 'object' || file.aliases === null || Object.values(file.aliases).some((value) => typeof value !== 'string'))) {
+    throw new Error(`SWITCHYARD_CONFIG: 'aliases' must map names to model names.`);
+  }
+  return { aliases: file.aliases as Record<string, string> | undefined, fallback: file.fallback as FallbackConfigInput | undefined };
 }
 
 type Environment = Record<string, string | undefined>;
@@ -47,5 +79,13 @@ export function configFromEnvironment(environment: Environment = process.env): S
   if (environment.OLLAMA_BASE_URL) providers.push(createFromPreset('ollama', { baseURL: environment.OLLAMA_BASE_URL }));
   const demo = providers.length === 0;
   if (demo) providers.push(createEchoProvider());
-  return { host: environment.HOST || '127.0.0.1', port: parsePort(environment.PORT), providers, demo };
+  const file = readConfigFile(environment.SWITCHYARD_CONFIG);
+  return {
+    host: environment.HOST || '127.0.0.1',
+    port: parsePort(environment.PORT),
+    providers,
+    demo,
+    aliases: file.aliases ?? {},
+    fallback: file.fallback ?? {},
+  };
 }

@@ -186,7 +186,9 @@ describe('fallback plugin through the gateway', () => {
 
   it('answers 404 for an unknown model in `models`', async () => {
     const { client } = await setup([ok('a')], [ok('b')], {});
-    await expect(client.chat.completions.create({ model: 'alpha/model-a', models: ['nowhere/model'], ...ask } as never)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    const error = await client.chat.completions.create({ model: 'alpha/model-a', models: ['nowhere/model'], ...ask } as never).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((error as InstanceType<typeof OpenAI.NotFoundError>).param).toBe('models[0]');
   });
 
   it('routes by header rule and by metadata', async () => {

@@ -299,8 +299,16 @@ export function createFallbackPlugin(options: FallbackOptions = {}): FallbackPlu
       const plan = planFor(chatContext);
       if (!plan) return;
       context.state.fallback = plan;
-      // Resolving the first target up front answers an unknown model with a 404 before any upstream call.
-      for (const target of plan.targets) context.resolveModel(target.model);
+      // Resolving every target up front answers an unknown model with a 404 before any upstream call.
+      const listed = plan.group === undefined ? (chatContext.body.model === plan.targets[0]!.model ? -1 : 0) : undefined;
+      plan.targets.forEach((target, index) => {
+        try {
+          context.resolveModel(target.model);
+        } catch (error) {
+          if (listed === undefined || index + listed < 0 || !GatewayError.isInstance(error)) throw error;
+          throw new GatewayError({ message: error.message, status: error.status, type: error.type, code: error.code, param: `models[${index + listed}]` });
+        }
+      });
       context.target = context.resolveModel(plan.targets[0]!.model);
     },
     wrapUpstream,
