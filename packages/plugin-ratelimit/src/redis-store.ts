@@ -129,6 +129,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   readonly #policy: FailurePolicy;
   /** Where outages and recoveries are reported. */
   logger: Logger | undefined;
+  readonly #commandTimeoutMs: number;
   #inOutage = false;
   /** Requests let through without a check because Redis was unreachable (policy `open`). */
   failOpenCount = 0;
@@ -141,6 +142,7 @@ export class RedisRateLimitStore implements RateLimitStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: options.commandTimeoutMs ?? 250,
+      // Keep trying to reconnect for as long as the gateway runs; the policy covers the gap.
       connectTimeout: 2_000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
     };
@@ -158,6 +160,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.#client.on('error', () => {});
     this.#client.defineCommand('switchyardAdmit', { lua: admitScript });
     this.#client.defineCommand('switchyardAdjust', { lua: adjustScript, numberOfKeys: 1 });
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 250;
     this.#prefix = options.keyPrefix ?? 'switchyard:rl:';
     this.#policy = options.failurePolicy ?? 'open';
     this.logger = options.logger;
@@ -176,6 +179,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     }
     let reply: number[];
     try {
+      await this.#connected();
       reply = await (this.#client as unknown as { switchyardAdmit: AdmitCommand }).switchyardAdmit(keys.length, ...keys, ...argumentsList);
       this.#recovered();
     } catch (error) {
@@ -211,6 +215,27 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   async close(): Promise<void> {
     if (this.#ownsClient) this.#client.disconnect();
+  }
+
+  /**
+   * Commands are not queued while disconnected (so nothing waits unboundedly); a client still making its
+   * first connection, or reconnecting, gets the command timeout to become ready.
+   */
+  async #connected(): Promise<void> {
+    const client = this.#client;
+    if (client.status === 'ready') return;
+    if (client.status === 'end' || client.status === 'close') throw new Error(`Redis connection is ${client.status}.`);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('ready', onReady);
+        reject(new Error('Redis is not reachable.'));
+      }, this.#commandTimeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once('ready', onReady);
+    });
   }
 
   #unavailable(error: unknown): AdmitResult {
