@@ -151,16 +151,17 @@ export function parseRetryAfter(
   headers: Record<string, string | string[] | undefined>,
   now: number = Date.now(),
 ): number | undefined {
-  const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+  const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.trim();
   const milliseconds = first(headers['retry-after-ms']);
-  if (milliseconds !== undefined) {
+  if (milliseconds) {
     const parsed = Number(milliseconds);
     if (Number.isFinite(parsed) && parsed >= 0) return parsed;
   }
   const retryAfter = first(headers['retry-after']);
-  if (retryAfter === undefined) return undefined;
+  if (!retryAfter) return undefined;
   const seconds = Number(retryAfter);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  // A number is never a date: Date.parse('-1') would read it as the year -1 and yield 0 ms.
+  if (!Number.isNaN(seconds)) return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
   const date = Date.parse(retryAfter);
   if (Number.isFinite(date)) return Math.max(0, date - now);
   return undefined;
