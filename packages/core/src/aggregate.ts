@@ -131,7 +131,10 @@ export function responseToChunks(response: ChatCompletion): ChatCompletionChunk[
   const chunks: ChatCompletionChunk[] = [];
   for (const choice of response.choices) {
     const message = choice.message;
-    chunks.push({ ...base, ...extra, choices: [{ index: choice.index, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }] });
+    // An answer without text (tool calls only, a refusal) opens with `content: null`, as OpenAI streams it, so
+    // aggregating the chunks gives back `content: null` rather than an empty string.
+    const opening = message.content === null ? null : '';
+    chunks.push({ ...base, ...extra, choices: [{ index: choice.index, delta: { role: 'assistant', content: opening }, finish_reason: null, logprobs: null }] });
     if (message.reasoning_content) {
       chunks.push({ ...base, ...extra, choices: [{ index: choice.index, delta: { reasoning_content: message.reasoning_content }, finish_reason: null, logprobs: null }] });
     }
