@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import type { ChatCompletionRequest, ChatMessage } from '@switchyard/core';
+
+/**
+ * Request fields that do not change the answer: how it is delivered (`stream`), who asked (`user`,
+ * `metadata`), and the gateway's own routing fields. Everything else — known or unknown — is part of the key,
+ * so a parameter the gateway has never heard of can never make two different requests share an answer.
+ */
+const ignoredFields = new Set(['stream', 'stream_options', 'user', 'metadata', 'models', 'service_tier', 'store']);
+
+/** JSON with object keys sorted, so equal requests hash equally whatever order their fields came in. */
+export function stableStringify(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record)
+    .filter((key) => record[key] !== undefined)
+    .sort();
+  return `{${keys.map((key) => `${JSON.stringify(key)}:${stableStringify(record[key])}`).join(',')}}`;
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
+}
+
+function normalized(request: ChatCompletionRequest, resolvedModel: string, messages: readonly ChatMessage[]): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const key of Object.keys(request)) if (!ignoredFields.has(key)) result[key] = request[key];
+  result.model = resolvedModel;
+  result.messages = messages;
+  return result;
+}
+
+/** The exact-cache key: tenant + resolved model + every output-changing field. */
+export function exactCacheKey(scope: string, request: ChatCompletionRequest, resolvedModel: string): string {
+  return hash(`${scope}\n${stableStringify(normalized(request, resolvedModel, request.messages))}`);
+}
+
+/** The text of the request's final turn when it is a user message with text; the semantic cache embeds it. */
+export function finalUserText(request: ChatCompletionRequest): string | undefined {
+  const last = request.messages[request.messages.length - 1];
+  if (!last || last.role !== 'user') return undefined;
+  const content = last.content;
+  const text = typeof content === 'string' ? content : content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
+  // A turn with images or files is not described by its text alone.
+  if (typeof content !== 'string' && content.some((part) => part.type !== 'text')) return undefined;
+  return text.trim() === '' ? undefined : text;
+}
+
+/**
+ * The semantic partition: everything but the final user turn must match exactly (tenant, model, system
+ * prompt, earlier turns, tools, parameters); only the final turn is compared by meaning.
+ */
+export function semanticPartition(scope: string, request: ChatCompletionRequest, resolvedModel: string): string {
+  return hash(`${scope}\n${stableStringify(normalized(request, resolvedModel, request.messages.slice(0, -1)))}`);
+}
