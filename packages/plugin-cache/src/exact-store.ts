@@ -71,7 +71,9 @@ export class RedisExactStore implements ExactCacheStore {
       this.#ownsClient = false;
     } else if (options.url) {
       this.#client = new Redis(options.url, {
-        enableOfflineQueue: false,
+        // Commands wait for the connection at most `commandTimeout`; each failed reconnect flushes the
+        // queue (maxRetriesPerRequest 0), so an outage never piles up cached answers in memory.
+        enableOfflineQueue: true,
         maxRetriesPerRequest: 0,
         commandTimeout: options.commandTimeoutMs ?? 250,
         retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),

@@ -116,13 +116,14 @@ export class RedisSemanticSharing implements SemanticSharing {
 
   constructor(options: { url: string; keyPrefix?: string; commandTimeoutMs?: number; embedderId: string }) {
     const clientOptions = {
-      enableOfflineQueue: false,
+      // As for the exact store: bounded waits for the connection, flushed on every failed reconnect.
+      enableOfflineQueue: true,
       maxRetriesPerRequest: 0,
       commandTimeout: options.commandTimeoutMs ?? 250,
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
     };
     this.#client = new Redis(options.url, clientOptions);
-    this.#subscriber = new Redis(options.url, { ...clientOptions, commandTimeout: undefined, enableOfflineQueue: true });
+    this.#subscriber = new Redis(options.url, { ...clientOptions, commandTimeout: undefined });
     this.#client.on('error', () => {});
     this.#subscriber.on('error', () => {});
     // Vectors from different embedders live apart: they are not comparable.
