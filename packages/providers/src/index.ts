@@ -24,3 +24,5 @@ export {
   malformedResponseError,
   type ProviderErrorDetails,
 } from './shared/upstream-error.js';
+export { type AzureOpenAIOptions, createAzureOpenAI, defaultAzureApiVersion, extractAzureError } from './azure/index.js';
+export * from './catalog/index.js';

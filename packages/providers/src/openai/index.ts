@@ -1,5 +1,15 @@
-export { createOpenAICompatible, type OpenAICompatibleOptions } from './openai-provider.js';
+export { createOpenAICompatible, type OpenAICompatibleOptions, type OpenAIEndpoint } from './openai-provider.js';
 export { convertToOpenAIRequest } from './convert-to-openai-request.js';
-export { createOpenAIStreamState, normalizeOpenAIChunk, normalizeOpenAIResponse, normalizeUsage } from './convert-openai-stream.js';
+export {
+  createOpenAIStreamState,
+  detachUsage,
+  normalizeOpenAIChunk,
+  normalizeOpenAIResponse,
+  normalizeUsage,
+  type OpenAIStreamState,
+  type OpenAIStreamStateOptions,
+  splitContentParts,
+  usageChunk,
+} from './convert-openai-stream.js';
 export { mapOpenAIFinishReason } from './map-openai-finish-reason.js';
 export { createOpenAIError, extractOpenAIError } from './openai-error.js';

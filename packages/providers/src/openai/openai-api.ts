@@ -6,6 +6,9 @@ import { z } from 'zod';
  * several omit fields OpenAI always sends; `convert-openai-stream.ts` fills those in.
  */
 
+/** A string, or content parts (Mistral's reasoning models send `text` and `thinking` parts). */
+const contentSchema = z.union([z.string(), z.array(z.unknown())]).nullish();
+
 const usageSchema = z.looseObject({
   prompt_tokens: z.number().nullish(),
   completion_tokens: z.number().nullish(),
@@ -32,7 +35,7 @@ export const openAIResponseSchema = z.looseObject({
       index: z.number().nullish(),
       message: z.looseObject({
         role: z.string().nullish(),
-        content: z.string().nullish(),
+        content: contentSchema,
         refusal: z.string().nullish(),
         reasoning_content: z.string().nullish(),
         tool_calls: z.array(toolCallSchema).nullish(),
@@ -58,7 +61,7 @@ export const openAIChunkSchema = z.looseObject({
         delta: z
           .looseObject({
             role: z.string().nullish(),
-            content: z.string().nullish(),
+            content: contentSchema,
             refusal: z.string().nullish(),
             reasoning_content: z.string().nullish(),
             tool_calls: z

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type {
   ChatCompletionChunk,
+  CompletionUsage,
   ChatCompletionRequest,
   ChatResult,
   EmbeddingRequest,
@@ -12,11 +13,15 @@ import type {
 import { GatewayError } from '@switchyard/core';
 import { HttpClient, type HttpClientOptions, readText, transportError } from '../shared/http-client.js';
 import { parseServerSentEvents } from '../shared/sse.js';
-import { malformedResponseError } from '../shared/upstream-error.js';
+import { createUpstreamError, malformedResponseError, type ProviderErrorDetails } from '../shared/upstream-error.js';
+import { withCatalogFacts } from '../catalog/model-catalog.js';
 import { openAIChunkSchema, openAIEmbeddingResponseSchema, openAIModelListSchema, openAIResponseSchema } from './openai-api.js';
 import { convertToOpenAIRequest } from './convert-to-openai-request.js';
-import { createOpenAIStreamState, normalizeOpenAIChunk, normalizeOpenAIResponse } from './convert-openai-stream.js';
-import { createOpenAIError, extractOpenAIError } from './openai-error.js';
+import { createOpenAIStreamState, detachUsage, type OpenAIStreamState, normalizeOpenAIChunk, normalizeOpenAIResponse, usageChunk } from './convert-openai-stream.js';
+import { extractOpenAIError } from './openai-error.js';
+
+/** The upstream operations of an OpenAI-compatible API. */
+export type OpenAIEndpoint = 'chat' | 'embeddings' | 'models';
 
 export interface OpenAICompatibleOptions extends Pick<HttpClientOptions, 'connectTimeoutMs' | 'firstByteTimeoutMs' | 'idleTimeoutMs' | 'connections'> {
   /** Provider id and model prefix: `deepseek` serves `deepseek/deepseek-chat`. */
@@ -36,7 +41,23 @@ export interface OpenAICompatibleOptions extends Pick<HttpClientOptions, 'connec
   models?: readonly string[];
   /** Send `stream_options.include_usage`; turn off only for servers that reject it. Default true. */
   streamUsage?: boolean;
+  /**
+   * The request path below `baseURL`, query string included, for an operation and model. Default
+   * `/chat/completions`, `/embeddings`, `/models`. Azure puts the deployment in the path and the API
+   * version in the query. `null` means the upstream has no such operation.
+   */
+  buildPath?: (endpoint: OpenAIEndpoint, modelId: string | undefined) => string | null;
+  /** The header carrying `apiKey`. Default `{ name: 'authorization', scheme: 'Bearer' }`; Azure uses `api-key`. */
+  apiKeyHeader?: { name: string; scheme?: string };
+  /** Reads the provider's error bodies. Default: OpenAI's `{"error":{message,type,code,param}}`. */
+  extractError?: (body: unknown) => ProviderErrorDetails | undefined;
+  /** Keep Azure's `prompt_filter_results` and `content_filter_results` on answers. Default false. */
+  keepContentFilterResults?: boolean;
+  /** The provider id under which the model catalog knows this provider's models. Default `id`. */
+  catalogProvider?: string;
 }
+
+const defaultPaths: Record<OpenAIEndpoint, string> = { chat: '/chat/completions', embeddings: '/embeddings', models: '/models' };
 
 const modelListTtlMs = 60_000;
 
@@ -46,10 +67,18 @@ const modelListTtlMs = 60_000;
  */
 export function createOpenAICompatible(options: OpenAICompatibleOptions): ProviderV1 {
   const provider = options.id;
+  const apiKeyHeader = options.apiKeyHeader ?? { name: 'authorization', scheme: 'Bearer' };
+  const authentication = options.apiKey
+    ? { [apiKeyHeader.name.toLowerCase()]: apiKeyHeader.scheme ? `${apiKeyHeader.scheme} ${options.apiKey}` : options.apiKey }
+    : {};
+  const buildPath = options.buildPath ?? ((endpoint: OpenAIEndpoint) => defaultPaths[endpoint]);
+  const extractError = options.extractError ?? extractOpenAIError;
+  const keepContentFilterResults = options.keepContentFilterResults ?? false;
+  const catalogProvider = options.catalogProvider ?? provider;
   const client = new HttpClient({
     provider,
     baseURL: options.baseURL,
-    headers: { ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}), ...options.headers },
+    headers: { ...authentication, ...options.headers },
     connectTimeoutMs: options.connectTimeoutMs,
     firstByteTimeoutMs: options.firstByteTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs,
@@ -57,6 +86,17 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
   });
   const streamUsage = options.streamUsage ?? true;
   let modelCache: { expiresAt: number; models: ProviderModel[] } | undefined;
+
+  const upstreamError = (status: number, headers: Record<string, string | string[] | undefined>, bodyText: string) =>
+    createUpstreamError({ provider, status, headers, bodyText, extract: extractError });
+
+  function pathFor(endpoint: OpenAIEndpoint, modelId: string): string {
+    const path = buildPath(endpoint, modelId);
+    if (path === null) {
+      throw GatewayError.invalidRequest(`The provider '${provider}' does not serve ${endpoint === 'chat' ? 'chat completions' : endpoint}.`, 'model', 'model_not_supported');
+    }
+    return path;
+  }
 
   async function post(path: string, body: unknown, callOptions: ProviderCallOptions) {
     const response = await client.request({
@@ -68,7 +108,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
     });
     if (response.status >= 400) {
       const bodyText = await readText(response.body).catch(() => '');
-      throw createOpenAIError(provider, response.status, response.headers, bodyText);
+      throw upstreamError(response.status, response.headers, bodyText);
     }
     return response;
   }
@@ -91,31 +131,32 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
 
     async chat(modelId: string, request: ChatCompletionRequest, callOptions: ProviderCallOptions): Promise<ChatResult> {
       const body = convertToOpenAIRequest(modelId, request, { streamUsage });
-      const response = await post('/chat/completions', body, callOptions);
+      const response = await post(pathFor('chat', modelId), body, callOptions);
       const fallbackId = `chatcmpl-${randomUUID()}`;
       if (request.stream === true) {
         const contentType = String(response.headers['content-type'] ?? '');
         if (!contentType.includes('text/event-stream')) {
           // Some servers answer a stream request with a JSON error and status 200.
           const json = await readJson(response);
-          const details = extractOpenAIError(json);
-          if (details) throw createOpenAIError(provider, 502, response.headers, JSON.stringify(json));
+          const details = extractError(json);
+          if (details) throw upstreamError(502, response.headers, JSON.stringify(json));
           throw malformedResponseError(provider, `expected an event stream, got '${contentType || 'no content type'}'`);
         }
-        return { type: 'stream', stream: readOpenAIStream(response.body, modelId, fallbackId, provider, callOptions.signal) };
+        const state = createOpenAIStreamState(modelId, fallbackId, Date.now(), { keepContentFilterResults });
+        return { type: 'stream', stream: readOpenAIStream(response.body, state, provider, extractError, callOptions.signal) };
       }
       const json = await readJson(response);
       const parsed = openAIResponseSchema.safeParse(json);
       if (!parsed.success) {
-        const details = extractOpenAIError(json);
-        if (details) throw createOpenAIError(provider, 502, response.headers, JSON.stringify(json));
+        const details = extractError(json);
+        if (details) throw upstreamError(502, response.headers, JSON.stringify(json));
         throw malformedResponseError(provider, 'the body is not a chat completion');
       }
-      return { type: 'response', response: normalizeOpenAIResponse(parsed.data, modelId, fallbackId) };
+      return { type: 'response', response: normalizeOpenAIResponse(parsed.data, modelId, fallbackId, Date.now(), { keepContentFilterResults }) };
     },
 
     async embeddings(modelId: string, request: EmbeddingRequest, callOptions: ProviderCallOptions): Promise<EmbeddingResponse> {
-      const response = await post('/embeddings', { ...request, model: modelId }, callOptions);
+      const response = await post(pathFor('embeddings', modelId), { ...request, model: modelId }, callOptions);
       const parsed = openAIEmbeddingResponseSchema.safeParse(await readJson(response));
       if (!parsed.success) throw malformedResponseError(provider, 'the body is not an embedding list');
       const usage = parsed.data.usage;
@@ -128,11 +169,13 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
     },
 
     async listModels({ signal }): Promise<ProviderModel[]> {
-      if (options.models) return options.models.map((id) => ({ id, ownedBy: provider }));
+      if (options.models) return withCatalogFacts(catalogProvider, options.models.map((id) => ({ id, ownedBy: provider })));
       if (modelCache && modelCache.expiresAt > Date.now()) return modelCache.models;
-      const response = await client.request({ method: 'GET', path: '/models', signal });
+      const path = buildPath('models', undefined);
+      if (path === null) return [];
+      const response = await client.request({ method: 'GET', path, signal });
       const text = await readText(response.body);
-      if (response.status >= 400) throw createOpenAIError(provider, response.status, response.headers, text);
+      if (response.status >= 400) throw upstreamError(response.status, response.headers, text);
       let json: unknown;
       try {
         json = JSON.parse(text);
@@ -141,7 +184,10 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
       }
       const parsed = openAIModelListSchema.safeParse(json);
       if (!parsed.success) throw malformedResponseError(provider, 'the body is not a model list');
-      const models = parsed.data.data.map((model) => ({ id: model.id, created: model.created ?? undefined, ownedBy: model.owned_by ?? provider }));
+      const models = withCatalogFacts(
+        catalogProvider,
+        parsed.data.data.map((model) => ({ id: model.id, created: model.created ?? undefined, ownedBy: model.owned_by ?? provider })),
+      );
       modelCache = { expiresAt: Date.now() + modelListTtlMs, models };
       return models;
     },
@@ -154,19 +200,22 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
 
 async function* readOpenAIStream(
   body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown },
-  modelId: string,
-  fallbackId: string,
+  state: OpenAIStreamState,
   provider: string,
+  extractError: (body: unknown) => ProviderErrorDetails | undefined,
   signal: AbortSignal,
 ): AsyncGenerator<ChatCompletionChunk> {
-  const state = createOpenAIStreamState(modelId, fallbackId);
   let completed = false;
+  // Usage is held back and sent once, last, in a chunk of its own: servers that put it on the finishing
+  // chunk (Groq, Mistral, DeepSeek, Moonshot) then look like OpenAI to clients and to billing.
+  let usage: CompletionUsage | undefined;
+  let systemFingerprint: string | undefined;
   try {
     for await (const event of parseServerSentEvents(body)) {
       const data = event.data;
       if (data === '[DONE]') {
         completed = true;
-        return;
+        break;
       }
       if (data === '') continue;
       let json: unknown;
@@ -177,7 +226,7 @@ async function* readOpenAIStream(
       }
       // Errors inside a stream arrive as an event carrying `error` (OpenAI) or `event: error`.
       if (event.event === 'error' || (typeof json === 'object' && json !== null && 'error' in json)) {
-        const details = extractOpenAIError(json);
+        const details = extractError(json);
         throw new GatewayError({
           message: details?.message ?? `The upstream provider '${provider}' reported an error mid-stream.`,
           status: 502,
@@ -190,8 +239,12 @@ async function* readOpenAIStream(
       }
       const parsed = openAIChunkSchema.safeParse(json);
       if (!parsed.success) throw malformedResponseError(provider, 'a stream event is not a chat completion chunk');
-      const chunk = normalizeOpenAIChunk(parsed.data, state);
-      if (chunk) yield chunk;
+      const normalized = normalizeOpenAIChunk(parsed.data, state);
+      if (!normalized) continue;
+      if (normalized.system_fingerprint) systemFingerprint = normalized.system_fingerprint;
+      const detached = detachUsage(normalized);
+      if (detached.usage) usage = detached.usage;
+      if (detached.chunk) yield detached.chunk;
     }
     completed = true;
   } catch (error) {
@@ -201,4 +254,5 @@ async function* readOpenAIStream(
     // Leaving early (client gone, error) must close the upstream connection, not leave it generating.
     if (!completed) body.destroy();
   }
+  if (usage) yield usageChunk(state, usage, systemFingerprint);
 }

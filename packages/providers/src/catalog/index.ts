@@ -1,0 +1,18 @@
+export {
+  catalogModelsFor,
+  catalogProviderFor,
+  type CostEstimate,
+  estimateCost,
+  findModel,
+  findModelByName,
+  listCatalogModels,
+  type ModelCapability,
+  type ModelCatalog,
+  modelCatalog,
+  type ModelFacts,
+  type ModelPricing,
+  modelIdCandidates,
+  type PricingTier,
+  ratesFor,
+  withCatalogFacts,
+} from './model-catalog.js';
