@@ -1,0 +1,1 @@
+export { createObservabilityPlugin, type ObservabilityOptions, type ObservabilityPlugin } from './observability-plugin.js';
