@@ -9,13 +9,16 @@ afterEach(closeGateways);
  * carrying the same registered-symbol brand.
  */
 class ForeignGatewayError extends Error {
-  readonly [Symbol.for('switchyard.gateway-error')] = true;
   readonly status = 503;
   readonly type = 'service_unavailable';
   readonly code = 'overloaded';
   readonly param = null;
   readonly isRetryable = true;
   readonly retryAfterMs = undefined;
+  constructor(message: string) {
+    super(message);
+    (this as unknown as Record<symbol, unknown>)[Symbol.for('switchyard.gateway-error')] = true;
+  }
   toJSON() {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }

@@ -214,6 +214,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const handle = app.callback();
   let server: Server | undefined;
+  let closed: Promise<void> | undefined;
 
   return {
     app,
@@ -242,31 +243,35 @@ export function createGateway(options: GatewayOptions): Gateway {
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       return { url: `http://${shownHost}:${address.port}`, host: address.address, port: address.port, server };
     },
-    async close() {
-      closing = true;
-      const serverClosed = server
-        ? new Promise<void>((resolve) => server!.close(() => resolve()))
-        : Promise.resolve();
-      server?.closeIdleConnections();
-      if (inFlight.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => (drained = resolve)),
-          new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs))),
-        ]);
-        clearTimeout(timer);
-        for (const controller of inFlight) controller.abort(new DOMException('The gateway is shutting down.', 'AbortError'));
-      }
-      server?.closeAllConnections();
-      await serverClosed;
-      for (const plugin of plugins) {
-        try {
-          await plugin.onClose?.();
-        } catch (error) {
-          logger.error({ err: error, plugin: plugin.name }, 'onClose hook failed');
+    close() {
+      // A second call (a signal handler and a test cleanup, say) waits for the first: onClose runs once.
+      closed ??= (async () => {
+        closing = true;
+        const serverClosed = server
+          ? new Promise<void>((resolve) => server!.close(() => resolve()))
+          : Promise.resolve();
+        server?.closeIdleConnections();
+        if (inFlight.size > 0) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            new Promise<void>((resolve) => (drained = resolve)),
+            new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs))),
+          ]);
+          clearTimeout(timer);
+          for (const controller of inFlight) controller.abort(new DOMException('The gateway is shutting down.', 'AbortError'));
         }
-      }
-      await Promise.allSettled(providers.list().map((provider) => provider.close?.()));
+        server?.closeAllConnections();
+        await serverClosed;
+        for (const plugin of plugins) {
+          try {
+            await plugin.onClose?.();
+          } catch (error) {
+            logger.error({ err: error, plugin: plugin.name }, 'onClose hook failed');
+          }
+        }
+        await Promise.allSettled(providers.list().map((provider) => provider.close?.()));
+      })();
+      return closed;
     },
   };
 }
