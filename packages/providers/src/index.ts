@@ -26,3 +26,4 @@ export {
 } from './shared/upstream-error.js';
 export { type AzureOpenAIOptions, createAzureOpenAI, defaultAzureApiVersion, extractAzureError } from './azure/index.js';
 export * from './catalog/index.js';
+export * from './anthropic/index.js';
