@@ -75,7 +75,8 @@ const anthropic = models('anthropic', 'anthropic', [
   {
     id: 'claude-sonnet-4-5',
     aliases: ['claude-sonnet-4-5-20250929'],
-    contextWindow: 200_000,
+    // 1M with Anthropic's long-context beta header, 200K without it.
+    contextWindow: 1_000_000,
     maxOutputTokens: 64_000,
     capabilities: cachedReasoningMultimodal,
     // The 1M-token context (beta) bills prompts above 200K at $6 / $22.50.
@@ -86,7 +87,7 @@ const anthropic = models('anthropic', 'anthropic', [
   {
     id: 'claude-sonnet-4-0',
     aliases: ['claude-sonnet-4', 'claude-sonnet-4-20250514'],
-    contextWindow: 200_000,
+    contextWindow: 1_000_000,
     maxOutputTokens: 64_000,
     capabilities: cachedReasoningMultimodal,
     pricing: anthropicPrice(3, 15, { longContextTiers: [{ aboveInputTokens: 200_000, inputPerMillion: 6, outputPerMillion: 22.5, cachedInputPerMillion: 0.6 }] }),
