@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAzureOpenAI } from '../azure/azure-provider.js';
 import { loadOpenAISchemaValidators, sharedFixturesDir } from '../test-utils/openai-schema.js';
 import { type MockUpstream, sendJson, startMockUpstream, writeEventStream } from '../test-utils/mock-upstream.js';
+import { createOpenAIStreamState, detachUsage, normalizeOpenAIChunk, normalizeOpenAIResponse, normalizeUsage } from './convert-openai-stream.js';
+import { openAIChunkSchema, openAIResponseSchema } from './openai-api.js';
 import { createOpenAICompatible } from './openai-provider.js';
 
 /*
@@ -266,5 +268,189 @@ describe.runIf(sharedFixturesDir && validators && recordings.length > 0)('OpenAI
     expect(error.isRetryable).toBe(false);
     expect(validators!.error(error.toJSON())).toEqual([]);
     expect(error.toJSON().error).toMatchObject({ message: recorded.error.message, code: recorded.error.code, param: recorded.error.param });
+  });
+});
+
+/*
+ * The same quirks in the project's own words, so they stay covered where the recordings are absent.
+ */
+describe('OpenAI-compatible family: normalisation of provider quirks', () => {
+  const base = { id: 'chatcmpl-own', object: 'chat.completion.chunk', created: 1_767_225_600, model: 'own-model' };
+  const normalize = (raw: unknown, state = createOpenAIStreamState('fallback-model', 'chatcmpl-fallback', 0)) =>
+    normalizeOpenAIChunk(openAIChunkSchema.parse(raw), state);
+  const expectValid = (chunk: ChatCompletionChunk | null) => {
+    if (validators && chunk) expect(validators.chunk(chunk)).toEqual([]);
+  };
+
+  it("turns Mistral's text and thinking parts into content and reasoning_content", () => {
+    const chunk = normalize({
+      ...base,
+      choices: [{ index: 0, delta: { content: [{ type: 'thinking', thinking: [{ type: 'text', text: 'Two plus two.' }] }, { type: 'text', text: 'Four.' }] }, finish_reason: null }],
+    });
+    expect(chunk!.choices[0]!.delta).toEqual({ content: 'Four.', reasoning_content: 'Two plus two.' });
+    expectValid(chunk);
+    const thinkingOnly = normalize({ ...base, choices: [{ index: 0, delta: { content: [{ type: 'thinking', thinking: 'Hmm.' }] }, finish_reason: null }] });
+    expect(thinkingOnly!.choices[0]!.delta).toEqual({ reasoning_content: 'Hmm.' });
+  });
+
+  it("renames Groq's reasoning to reasoning_content and drops nulls", () => {
+    const chunk = normalize({ ...base, choices: [{ index: 0, delta: { reasoning: 'Let me think', content: null, refusal: null }, finish_reason: null, logprobs: null }] });
+    expect(chunk!.choices[0]!.delta).toEqual({ reasoning_content: 'Let me think' });
+    expectValid(chunk);
+  });
+
+  it("gives Qwen's continuation deltas the stream id and drops their empty tool-call ids", () => {
+    const state = createOpenAIStreamState('fallback-model', 'chatcmpl-fallback', 0);
+    normalize({ ...base, id: 'chatcmpl-qwen', system_fingerprint: null, choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '' } }] }, finish_reason: null }] }, state);
+    const continuation = normalize({ ...base, id: '', system_fingerprint: null, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: '', type: 'function', function: { arguments: '{"city":"Paris"}' } }] } }] }, state);
+    expect(continuation!.id).toBe('chatcmpl-qwen');
+    expect(continuation!.system_fingerprint).toBeUndefined();
+    expect(continuation!.choices[0]).toEqual({ index: 0, delta: { tool_calls: [{ index: 0, type: 'function', function: { arguments: '{"city":"Paris"}' } }] }, finish_reason: null, logprobs: null });
+    expectValid(continuation);
+  });
+
+  it("numbers Mistral's whole tool calls that arrive without index", () => {
+    const state = createOpenAIStreamState('fallback-model', 'chatcmpl-fallback', 0);
+    const chunk = normalize(
+      {
+        ...base,
+        choices: [
+          {
+            index: 0,
+            delta: { content: null, tool_calls: [{ id: 'first', function: { name: 'a', arguments: '{}' } }, { id: 'second', function: { name: 'b', arguments: '{"x":1}' } }] },
+            finish_reason: 'tool_calls',
+          },
+        ],
+      },
+      state,
+    );
+    expect(chunk!.choices[0]!.delta.tool_calls).toEqual([
+      { index: 0, id: 'first', type: 'function', function: { name: 'a', arguments: '{}' } },
+      { index: 1, id: 'second', type: 'function', function: { name: 'b', arguments: '{"x":1}' } },
+    ]);
+    expect(chunk!.choices[0]!.finish_reason).toBe('tool_calls');
+    expectValid(chunk);
+  });
+
+  it("drops Azure's empty first chunk and, when asked, carries its prompt filter results forward", () => {
+    const azureFirst = { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] };
+    const content = { ...base, choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null, content_filter_results: { hate: { filtered: false } } }] };
+    const plain = createOpenAIStreamState('fallback-model', 'chatcmpl-fallback', 0);
+    expect(normalize(azureFirst, plain)).toBeNull();
+    expect(normalize(content, plain)).toEqual({ ...base, choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null, logprobs: null }] });
+
+    const keeping = createOpenAIStreamState('fallback-model', 'chatcmpl-fallback', 0, { keepContentFilterResults: true });
+    expect(normalize(azureFirst, keeping)).toBeNull();
+    const first = normalize(content, keeping)!;
+    expect(first.prompt_filter_results).toEqual(azureFirst.prompt_filter_results);
+    expect(first.choices[0]!.content_filter_results).toEqual({ hate: { filtered: false } });
+    expect(normalize(content, keeping)!.prompt_filter_results).toBeUndefined();
+    expectValid(first);
+  });
+
+  it('removes service tiers and partial logprobs OpenAI clients would reject', () => {
+    const chunk = normalize({ ...base, service_tier: 'on_demand', choices: [{ index: 0, delta: { content: 'a' }, finish_reason: null, logprobs: { content: [] } }] });
+    expect(chunk!.service_tier).toBeUndefined();
+    expect(chunk!.choices[0]!.logprobs).toEqual({ content: [], refusal: null });
+    expect(normalize({ ...base, service_tier: 'default', choices: [] , usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } })!.service_tier).toBe('default');
+    expectValid(chunk);
+  });
+
+  it("lifts Groq's x_groq usage and separates usage from a chunk that carries choices", () => {
+    const chunk = normalize({
+      ...base,
+      choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+      x_groq: { id: 'req_1', usage: { queue_time: 0.1, prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } },
+    })!;
+    expect(chunk.usage).toEqual({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 });
+    const detached = detachUsage(chunk);
+    expect(detached.chunk).toEqual({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop', logprobs: null }] });
+    expect(detached.usage).toEqual({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 });
+    expect(detachUsage({ ...base, object: 'chat.completion.chunk', choices: [], usage: detached.usage })).toEqual({ chunk: null, usage: detached.usage });
+    const withoutUsage = { ...base, object: 'chat.completion.chunk' as const, choices: [] };
+    expect(detachUsage(withoutUsage)).toEqual({ chunk: withoutUsage, usage: undefined });
+  });
+
+  it('normalises usage: reasoning counted apart, cached tokens in three places', () => {
+    // xAI: total = prompt + completion + reasoning.
+    expect(normalizeUsage({ prompt_tokens: 12, completion_tokens: 2, total_tokens: 354, completion_tokens_details: { reasoning_tokens: 340 } })).toEqual({
+      prompt_tokens: 12,
+      completion_tokens: 342,
+      total_tokens: 354,
+      completion_tokens_details: { reasoning_tokens: 340 },
+    });
+    // OpenAI: reasoning already inside completion tokens, nothing changes.
+    expect(normalizeUsage({ prompt_tokens: 15, completion_tokens: 78, total_tokens: 93, completion_tokens_details: { reasoning_tokens: 64 } })).toMatchObject({ completion_tokens: 78 });
+    // Moonshot and DeepSeek report cache hits outside prompt_tokens_details.
+    expect(normalizeUsage({ prompt_tokens: 20, completion_tokens: 30, total_tokens: 50, cached_tokens: 10 })).toEqual({ prompt_tokens: 20, completion_tokens: 30, total_tokens: 50, prompt_tokens_details: { cached_tokens: 10 } });
+    expect(normalizeUsage({ prompt_tokens: 495, completion_tokens: 144, total_tokens: 639, prompt_cache_hit_tokens: 320, prompt_cache_miss_tokens: 175 })).toMatchObject({ prompt_tokens_details: { cached_tokens: 320 } });
+    expect(normalizeUsage({ prompt_tokens: 5, completion_tokens: 1 })).toEqual({ prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 });
+  });
+
+  it('normalises whole answers: content parts, reasoning, missing fields', () => {
+    const mistral = normalizeOpenAIResponse(
+      openAIResponseSchema.parse({
+        id: 'own-1',
+        object: 'chat.completion',
+        created: 1,
+        model: 'magistral-medium',
+        choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: [{ type: 'thinking', thinking: [{ type: 'text', text: 'Sum.' }] }, { type: 'text', text: '4' }] } }],
+      }),
+      'fallback',
+      'fallback-id',
+    );
+    expect(mistral.choices[0]).toEqual({ index: 0, message: { role: 'assistant', content: '4', refusal: null, reasoning_content: 'Sum.' }, finish_reason: 'stop', logprobs: null });
+
+    const groq = normalizeOpenAIResponse(
+      openAIResponseSchema.parse({
+        id: 'own-2',
+        object: 'chat.completion',
+        created: 1,
+        model: 'qwen/qwen3-32b',
+        service_tier: 'on_demand',
+        choices: [{ index: 0, finish_reason: 'tool_calls', logprobs: null, message: { role: 'assistant', reasoning: 'Call it.', tool_calls: [{ id: 'call_1', function: { name: 'f', arguments: '{}' } }] } }],
+        usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7, queue_time: 0.2 },
+      }),
+      'fallback',
+      'fallback-id',
+    );
+    expect(groq.service_tier).toBeUndefined();
+    expect(groq.usage).toEqual({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
+    expect(groq.choices[0]!.message).toEqual({
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      reasoning_content: 'Call it.',
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+    });
+    if (validators) {
+      expect(validators.response(mistral)).toEqual([]);
+      expect(validators.response(groq)).toEqual([]);
+    }
+  });
+
+  it('sends usage once, last, in its own chunk when the provider put it on the finishing chunk', async () => {
+    const events = [
+      { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hel' }, finish_reason: null }] },
+      { ...base, choices: [{ index: 0, delta: { content: 'lo' }, finish_reason: 'stop' }], usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } },
+    ];
+    const mock = await startMockUpstream((_request, response) => writeEventStream(response, [...events.map((event) => `data: ${JSON.stringify(event)}\n\n`), 'data: [DONE]\n\n']));
+    const provider = createOpenAICompatible({ id: 'own', baseURL: mock.url });
+    try {
+      const result = await provider.chat('own-model', { model: 'own/own-model', messages: [{ role: 'user', content: 'Hi' }], stream: true }, { signal: AbortSignal.timeout(5_000), requestId: 'own' });
+      if (result.type !== 'stream') throw new Error('expected a stream');
+      const chunks: ChatCompletionChunk[] = [];
+      for await (const chunk of result.stream) chunks.push(chunk);
+      expect(chunks.map((chunk) => ({ choices: chunk.choices.length, usage: chunk.usage }))).toEqual([
+        { choices: 1, usage: undefined },
+        { choices: 1, usage: undefined },
+        { choices: 0, usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } },
+      ]);
+      expect(chunks[2]).toMatchObject({ id: 'chatcmpl-own', object: 'chat.completion.chunk', model: 'own-model' });
+      for (const chunk of chunks) expectValid(chunk);
+    } finally {
+      await provider.close?.();
+      await mock.close();
+    }
   });
 });
