@@ -3,6 +3,7 @@ import type { ProviderV1 } from '@switchyard/core';
 import type { FallbackConfigInput } from '@switchyard/plugin-fallback';
 import { parse as parseYaml } from 'yaml';
 import {
+  createAzureOpenAI,
   createEchoProvider,
   createFromPreset,
   type OpenAICompatiblePresetName,
@@ -77,6 +78,19 @@ export function configFromEnvironment(environment: Environment = process.env): S
   }
   // Ollama runs locally without a key: its base URL is what enables it.
   if (environment.OLLAMA_BASE_URL) providers.push(createFromPreset('ollama', { baseURL: environment.OLLAMA_BASE_URL }));
+  // Azure OpenAI needs its resource endpoint besides the key; deployments are addressed as `azure/<deployment>`.
+  if (environment.AZURE_OPENAI_API_KEY) {
+    if (!environment.AZURE_OPENAI_ENDPOINT) throw new Error('AZURE_OPENAI_API_KEY is set but AZURE_OPENAI_ENDPOINT (https://<resource>.openai.azure.com) is not.');
+    providers.push(
+      createAzureOpenAI({
+        apiKey: environment.AZURE_OPENAI_API_KEY,
+        endpoint: environment.AZURE_OPENAI_ENDPOINT,
+        apiVersion: environment.AZURE_OPENAI_API_VERSION || undefined,
+        // Azure cannot list deployments on its data plane: name them for /v1/models.
+        deployments: environment.AZURE_OPENAI_DEPLOYMENTS?.split(',').map((name) => name.trim()).filter((name) => name !== ''),
+      }),
+    );
+  }
   const demo = providers.length === 0;
   if (demo) providers.push(createEchoProvider());
   const file = readConfigFile(environment.SWITCHYARD_CONFIG);
