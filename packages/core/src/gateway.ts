@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import cors from '@koa/cors';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { DependencyContainer } from 'tsyringe';
@@ -31,6 +32,11 @@ export interface GatewayOptions {
   trustProxy?: boolean;
   /** How long `close()` waits for in-flight requests and streams before cutting them. Default 10 s. */
   drainTimeoutMs?: number;
+  /**
+   * Cross-origin access for browser clients. Off by default: a gateway holding provider keys should not be
+   * callable from any web page. `{ origins: ['https://app.example.com'] }` or `{ origins: '*' }`.
+   */
+  cors?: false | { origins: readonly string[] | '*'; credentials?: boolean; maxAgeSeconds?: number };
   /** Parent of the gateway's container, to share services with an application. */
   container?: DependencyContainer;
 }
@@ -86,6 +92,25 @@ export function createGateway(options: GatewayOptions): Gateway {
   })();
   // Surfaced through `ready` and on the first request; never an unhandled rejection.
   ready.catch(() => {});
+
+  if (options.cors) {
+    const { origins, credentials = false, maxAgeSeconds = 600 } = options.cors;
+    app.use(
+      cors({
+        // An origin not on the list gets no CORS headers at all, so the browser refuses the response.
+        origin: (ctx) => {
+          const origin = ctx.get('origin');
+          if (origins === '*') return credentials ? origin : '*';
+          return origins.includes(origin) ? origin : '';
+        },
+        credentials,
+        maxAge: maxAgeSeconds,
+        allowHeaders: ['authorization', 'content-type', 'x-api-key', 'x-request-id', 'openai-organization', 'openai-project', 'cache-control', 'x-switchyard-cache-ttl', 'x-switchyard-task'],
+        exposeHeaders: ['x-request-id', 'x-switchyard-provider', 'x-switchyard-model', 'x-switchyard-attempts', 'x-switchyard-cache', 'x-switchyard-cost-usd', 'retry-after', 'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
+        keepHeadersOnError: true,
+      }),
+    );
+  }
 
   /** The one error path: whatever is thrown becomes an OpenAI-shaped error with the right status. */
   app.use(async (ctx, next) => {
