@@ -86,11 +86,14 @@ export function convertJsonSchemaToGemini(schema: Record<string, unknown>, optio
   }
 }
 
+/** Keywords an object schema without properties may carry and still say nothing about the arguments. */
+const emptyObjectKeywords = new Set(['type', 'properties', 'required', 'additionalProperties', '$schema', 'title', 'description', 'strict']);
+
 /** Whether a JSON Schema describes an object with no declared properties (a function without parameters). */
 export function isEmptyObjectSchema(schema: Record<string, unknown>): boolean {
   const properties = schema.properties;
   const hasProperties = typeof properties === 'object' && properties !== null && Object.keys(properties).length > 0;
-  return (schema.type === 'object' || schema.type === undefined) && !hasProperties && schema.anyOf === undefined && schema.items === undefined;
+  return (schema.type === 'object' || schema.type === undefined) && !hasProperties && Object.keys(schema).every((key) => emptyObjectKeywords.has(key));
 }
 
 interface Walk {
