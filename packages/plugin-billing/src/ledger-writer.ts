@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '@switchyard/core';
+import type { LedgerRow } from './store/billing-store.js';
+
+export interface LedgerWriterOptions {
+  /** Writes rows and settles them; must skip rows it has already written (the store does, by row id). */
+  write: (rows: readonly LedgerRow[]) => Promise<number>;
+  logger: Logger;
+  /** Rows per statement. Default 200. */
+  batchSize?: number;
+  /** Longest a row waits before its batch is written. Default 200 ms. */
+  flushIntervalMs?: number;
+  /** First wait after a failed write, doubled up to `maxRetryDelayMs`. Default 100 ms. */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  /**
+   * Where rows go that could not be written by shutdown (the database was down): one JSON-lines file
+   * each time, replayed at the next start. Without it those rows are logged in full as errors.
+   */
+  spillDirectory?: string;
+}
+
+const spillPattern = /^ledger-unsent-.*\.jsonl$/;
+
+/**
+ * Batches ledger rows off the request path. A request only appends to an array; a timer writes batches.
+ * A failed write keeps its rows (nothing is dropped, however long the database is down) and retries
+ * with backoff; writes are idempotent by row id, so a retry after a write whose reply was lost is safe.
+ */
+export class LedgerWriter {
+  readonly #options: Required<Omit<LedgerWriterOptions, 'spillDirectory'>> & { spillDirectory?: string };
+  #queue: LedgerRow[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #writing: Promise<void> | undefined;
+  #failures = 0;
+  #closed = false;
+  #written = 0;
+  #lastError: unknown;
+
+  constructor(options: LedgerWriterOptions) {
+    this.#options = {
+      batchSize: 200,
+      flushIntervalMs: 200,
+      retryDelayMs: 100,
+      maxRetryDelayMs: 5_000,
+      ...options,
+    };
+  }
+
+  /** Rows waiting to be written. */
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  /** Rows written since start. */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** Whether the last write failed (the database is unreachable). */
+  get failing(): boolean {
+    return this.#failures > 0;
+  }
+
+  append(row: LedgerRow): void {
+    this.#queue.push(row);
+    if (this.#closed) return;
+    if (this.#queue.length >= this.#options.batchSize && this.#failures === 0) this.#schedule(0);
+    else this.#schedule(this.#currentDelay());
+  }
+
+  #currentDelay(): number {
+    if (this.#failures === 0) return this.#options.flushIntervalMs;
+    return Math.min(this.#options.maxRetryDelayMs, this.#options.retryDelayMs * 2 ** (this.#failures - 1));
+  }
+
+  #schedule(delay: number): void {
+    // A write in progress keeps going while rows remain, and reschedules itself when it stops.
+    if (this.#writing) return;
+    if (this.#timer !== undefined) {
+      if (delay !== 0) return;
+      clearTimeout(this.#timer);
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#drain();
+    }, delay);
+    // Pending writes must not keep a process alive that is otherwise done; `close()` flushes them.
+    this.#timer.unref();
+  }
+
+  /** Writes batches until the queue is empty or a write fails. */
+  async #drain(): Promise<void> {
+    if (this.#writing) return this.#writing;
+    this.#writing = (async () => {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.slice(0, this.#options.batchSize);
+        try {
+          await this.#options.write(batch);
+        } catch (error) {
+          this.#failures += 1;
+          this.#lastError = error;
+          if (this.#failures === 1 || this.#failures % 20 === 0) {
+            this.#options.logger.error({ err: error, pending: this.#queue.length, failures: this.#failures }, 'usage ledger write failed; rows are kept and retried');
+          }
+          return;
+        }
+        if (this.#failures > 0) this.#options.logger.info({ pending: this.#queue.length, failures: this.#failures }, 'usage ledger writes recovered');
+        this.#failures = 0;
+        this.#lastError = undefined;
+        // Rows appended while the batch was in flight stay queued behind it.
+        this.#queue.splice(0, batch.length);
+        this.#written += batch.length;
+      }
+    })();
+    try {
+      await this.#writing;
+    } finally {
+      this.#writing = undefined;
+      if (this.#queue.length > 0 && !this.#closed) this.#schedule(this.#currentDelay());
+    }
+  }
+
+  /**
+   * Writes everything queued now. Rejects when the database refuses (the rows stay queued): reports call
+   * this first so they include the caller's latest requests.
+   */
+  async flush(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    await this.#writing;
+    await this.#drain();
+    if (this.#queue.length > 0) throw this.#lastError ?? new Error('usage ledger rows are still pending');
+  }
+
+  /**
+   * Flushes, retrying until `deadlineMs`; rows that still cannot be written go to the spill directory
+   * (or to the log), so a shutdown during an outage loses none.
+   */
+  async close(deadlineMs = 10_000): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const deadline = Date.now() + deadlineMs;
+    for (;;) {
+      try {
+        await this.flush();
+        return;
+      } catch {
+        const wait = Math.min(this.#currentDelay(), deadline - Date.now());
+        if (wait <= 0) break;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+    const rows = this.#queue;
+    this.#queue = [];
+    if (this.#options.spillDirectory) {
+      try {
+        await mkdir(this.#options.spillDirectory, { recursive: true });
+        const file = join(this.#options.spillDirectory, `ledger-unsent-${Date.now()}-${randomUUID()}.jsonl`);
+        await writeFile(file, rows.map((row) => JSON.stringify(row)).join('\n') + '\n', { mode: 0o600 });
+        this.#options.logger.error({ rows: rows.length, file }, 'usage ledger unreachable at shutdown: rows saved to a file, written at next start');
+        return;
+      } catch (error) {
+        this.#options.logger.error({ err: error }, 'could not save unsent usage ledger rows to a file');
+      }
+    }
+    this.#options.logger.error({ rows }, 'usage ledger unreachable at shutdown: unsent rows follow in this log line');
+  }
+
+  /**
+   * Queues rows a previous run saved at shutdown and writes them; files are removed once written.
+   * Replaying twice is harmless: rows already in the ledger are skipped by id.
+   */
+  async replaySpilled(): Promise<number> {
+    const directory = this.#options.spillDirectory;
+    if (!directory) return 0;
+    let files: string[];
+    try {
+      files = (await readdir(directory)).filter((name) => spillPattern.test(name));
+    } catch {
+      return 0;
+    }
+    let replayed = 0;
+    for (const name of files) {
+      const path = join(directory, name);
+      const rows = (await readFile(path, 'utf8'))
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as LedgerRow);
+      for (const row of rows) this.#queue.push(row);
+      replayed += rows.length;
+      try {
+        await this.flush();
+      } catch (error) {
+        // Still unreachable: the rows stay queued and retried, and the file stays for the next start.
+        this.#options.logger.error({ err: error, file: path }, 'usage ledger rows saved at the last shutdown could not be written yet');
+        continue;
+      }
+      await rm(path, { force: true });
+    }
+    if (replayed > 0) this.#options.logger.info({ rows: replayed }, 'usage ledger rows saved at the last shutdown were written');
+    return replayed;
+  }
+}
