@@ -205,16 +205,21 @@ async function* readOpenAIStream(
   extractError: (body: unknown) => ProviderErrorDetails | undefined,
   signal: AbortSignal,
 ): AsyncGenerator<ChatCompletionChunk> {
+  const events = parseServerSentEvents(body)[Symbol.asyncIterator]();
   let completed = false;
+  let sawDone = false;
   // Usage is held back and sent once, last, in a chunk of its own: servers that put it on the finishing
   // chunk (Groq, Mistral, DeepSeek, Moonshot) then look like OpenAI to clients and to billing.
   let usage: CompletionUsage | undefined;
   let systemFingerprint: string | undefined;
   try {
-    for await (const event of parseServerSentEvents(body)) {
+    for (;;) {
+      const next = await events.next();
+      if (next.done) break;
+      const event = next.value;
       const data = event.data;
       if (data === '[DONE]') {
-        completed = true;
+        sawDone = true;
         break;
       }
       if (data === '') continue;
@@ -254,5 +259,36 @@ async function* readOpenAIStream(
     // Leaving early (client gone, error) must close the upstream connection, not leave it generating.
     if (!completed) body.destroy();
   }
-  if (usage) yield usageChunk(state, usage, systemFingerprint);
+  try {
+    if (usage) yield usageChunk(state, usage, systemFingerprint);
+  } finally {
+    // Read on to the body's end, which follows `[DONE]` at once: stopping at `[DONE]` would destroy the
+    // body a moment before its end arrives, and with it a keep-alive connection the next call could use.
+    if (sawDone) await finishBody(events, body);
+  }
+}
+
+/** How long a body may go on after `[DONE]` before its connection is cut instead of reused. */
+const afterDoneGraceMs = 1_000;
+
+async function finishBody(events: AsyncIterator<unknown>, body: { destroy(error?: Error): unknown }): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gracePassed = new Promise<'grace-passed'>((resolve) => {
+    timer = setTimeout(() => resolve('grace-passed'), afterDoneGraceMs);
+    timer.unref();
+  });
+  try {
+    for (;;) {
+      const next = await Promise.race([events.next(), gracePassed]);
+      if (next === 'grace-passed') {
+        body.destroy();
+        return;
+      }
+      if (next.done) return;
+    }
+  } catch {
+    body.destroy();
+  } finally {
+    clearTimeout(timer);
+  }
 }
