@@ -27,3 +27,4 @@ export {
 export { type AzureOpenAIOptions, createAzureOpenAI, defaultAzureApiVersion, extractAzureError } from './azure/index.js';
 export * from './catalog/index.js';
 export * from './anthropic/index.js';
+export * from './gemini/index.js';
