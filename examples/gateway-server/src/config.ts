@@ -6,6 +6,7 @@ import {
   createAzureOpenAI,
   createEchoProvider,
   createFromPreset,
+  createGemini,
   type OpenAICompatiblePresetName,
 } from '@switchyard/providers';
 
@@ -90,6 +91,10 @@ export function configFromEnvironment(environment: Environment = process.env): S
         deployments: environment.AZURE_OPENAI_DEPLOYMENTS?.split(',').map((name) => name.trim()).filter((name) => name !== ''),
       }),
     );
+  }
+  // Gemini serves `gemini/gemini-…` or a bare `gemini-…` through the Generative Language API.
+  if (environment.GEMINI_API_KEY) {
+    providers.push(createGemini({ apiKey: environment.GEMINI_API_KEY, baseURL: environment.GEMINI_BASE_URL || undefined }));
   }
   const demo = providers.length === 0;
   if (demo) providers.push(createEchoProvider());
