@@ -147,9 +147,11 @@ describe('example server with Azure OpenAI', () => {
     expect((failure as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
   });
 
-  it('lists the configured deployments', async () => {
-    const ids: string[] = [];
-    for await (const model of client.models.list()) ids.push(model.id);
-    expect(ids).toEqual(expect.arrayContaining(['azure/gpt-4o-mini', 'azure/story-writer']));
+  it('lists the configured deployments, with the limits the catalog knows for their model', async () => {
+    const models: Array<OpenAI.Model & { context_window?: number; max_output_tokens?: number }> = [];
+    for await (const model of client.models.list()) models.push(model);
+    expect(models.map((model) => model.id)).toEqual(expect.arrayContaining(['azure/gpt-4o-mini', 'azure/story-writer']));
+    expect(models.find((model) => model.id === 'azure/gpt-4o-mini')).toMatchObject({ owned_by: 'azure', context_window: 128_000, max_output_tokens: 16_384 });
+    expect(models.find((model) => model.id === 'azure/story-writer')).not.toHaveProperty('context_window');
   });
 });

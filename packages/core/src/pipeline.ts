@@ -134,7 +134,11 @@ export class Pipeline {
       }
       const { provider, models } = list.value;
       for (const model of models) {
-        data.push({ id: `${provider.id}/${model.id}`, object: 'model', created: model.created ?? 0, owned_by: model.ownedBy ?? provider.id });
+        const entry: ModelObject = { id: `${provider.id}/${model.id}`, object: 'model', created: model.created ?? 0, owned_by: model.ownedBy ?? provider.id };
+        // Limits the provider or the model catalog knows, for clients that size prompts before sending.
+        if (model.contextWindow !== undefined) entry.context_window = model.contextWindow;
+        if (model.maxOutputTokens !== undefined) entry.max_output_tokens = model.maxOutputTokens;
+        data.push(entry);
       }
     }
     for (const [alias] of this.#providers.aliases()) {
