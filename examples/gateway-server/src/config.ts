@@ -3,6 +3,7 @@ import type { ProviderV1 } from '@switchyard/core';
 import type { FallbackConfigInput } from '@switchyard/plugin-fallback';
 import { parse as parseYaml } from 'yaml';
 import {
+  createAnthropic,
   createAzureOpenAI,
   createEchoProvider,
   createFromPreset,
@@ -95,6 +96,10 @@ export function configFromEnvironment(environment: Environment = process.env): S
   // Gemini serves `gemini/gemini-…` or a bare `gemini-…` through the Generative Language API.
   if (environment.GEMINI_API_KEY) {
     providers.push(createGemini({ apiKey: environment.GEMINI_API_KEY, baseURL: environment.GEMINI_BASE_URL || undefined }));
+  }
+  // Anthropic serves Claude as `anthropic/claude-…` or a bare `claude-…`; the base URL may point at a proxy.
+  if (environment.ANTHROPIC_API_KEY) {
+    providers.push(createAnthropic({ apiKey: environment.ANTHROPIC_API_KEY, baseURL: environment.ANTHROPIC_BASE_URL || undefined }));
   }
   const demo = providers.length === 0;
   if (demo) providers.push(createEchoProvider());
