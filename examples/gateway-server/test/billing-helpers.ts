@@ -40,42 +40,60 @@ export interface MockProviderOptions {
   repeat?: number;
 }
 
-/** An OpenAI-compatible provider on 127.0.0.1 answering in OpenAI's wire format. */
+/**
+ * An OpenAI-compatible provider on 127.0.0.1 answering in OpenAI's wire format. The model name picks a
+ * behaviour: `…-nousage` reports no usage, `…-cutoff` drops the connection midway through a stream,
+ * `…-bad` answers 400, `…-slow` streams 400 chunks 10 ms apart.
+ */
 export async function startMockProvider(options: MockProviderOptions = {}): Promise<MockUpstream> {
   const answer = options.answer ?? standardAnswer;
   return startMockUpstream(async (request: RecordedRequest, response) => {
     const body = (request.json ?? {}) as { model: string; stream?: boolean; stream_options?: { include_usage?: boolean } };
-    if (options.responseDelayMs) await new Promise((resolve) => setTimeout(resolve, options.responseDelayMs));
-    const base = { id: 'chatcmpl-mock', created: 1_700_000_000, model: body.model };
     if (request.method === 'GET' && request.url.endsWith('/models')) {
       return sendJson(response, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', created: 0, owned_by: 'openai' }] });
     }
+    if (options.responseDelayMs) await new Promise((resolve) => setTimeout(resolve, options.responseDelayMs));
+    const base = { id: 'chatcmpl-mock', created: 1_700_000_000, model: body.model };
     if (request.url.endsWith('/embeddings')) {
       return sendJson(response, 200, { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2] }], model: body.model, usage: { prompt_tokens: 8, total_tokens: 8 } });
     }
+    const model = String(body.model);
+    if (model.endsWith('-bad')) {
+      return sendJson(response, 400, { error: { message: "Invalid value for 'temperature'.", type: 'invalid_request_error', param: 'temperature', code: 'invalid_value' } });
+    }
+    const withoutUsage = options.withoutUsage || model.endsWith('-nousage');
+    const slow = model.endsWith('-slow');
+    const chunkDelayMs = slow ? 10 : options.chunkDelayMs;
+    const repeat = slow ? 400 : options.repeat;
     if (!body.stream) {
       return sendJson(response, 200, {
         ...base,
         object: 'chat.completion',
         choices: [{ index: 0, message: { role: 'assistant', content: answer.content, refusal: null }, finish_reason: 'stop', logprobs: null }],
-        ...(options.withoutUsage ? {} : { usage: answer.usage }),
+        ...(withoutUsage ? {} : { usage: answer.usage }),
       });
     }
     response.writeHead(200, { 'content-type': 'text/event-stream' });
     const write = async (payload: unknown) => {
       if (response.destroyed) return false;
       response.write(`data: ${JSON.stringify(payload)}\n\n`);
-      if (options.chunkDelayMs) await new Promise((resolve) => setTimeout(resolve, options.chunkDelayMs));
+      if (chunkDelayMs) await new Promise((resolve) => setTimeout(resolve, chunkDelayMs));
       return !response.destroyed;
     };
     await write({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
     const words = answer.content.split(/(?<= )/);
-    const pieces = options.repeat ? Array.from({ length: options.repeat }, (_, index) => words[index % words.length]!) : words;
-    for (const piece of pieces) {
+    const pieces = repeat ? Array.from({ length: repeat }, (_, index) => words[index % words.length]!) : words;
+    for (const [index, piece] of pieces.entries()) {
+      if (model.endsWith('-cutoff') && index === 3) {
+        // Wait until the chunks so far have left, then drop the connection as a failing upstream would.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        response.destroy();
+        return;
+      }
       if (!(await write({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] }))) return;
     }
     await write({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
-    if (body.stream_options?.include_usage && !options.withoutUsage) {
+    if (body.stream_options?.include_usage && !withoutUsage) {
       await write({ ...base, object: 'chat.completion.chunk', choices: [], usage: answer.usage });
     }
     if (!response.destroyed) response.end('data: [DONE]\n\n');
@@ -85,11 +103,27 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
 /** Prices used by the tests, in dollars per million tokens. */
 export const testPrices = {
   'openai/gpt-4o-mini': { input_per_million: 2, output_per_million: 8, cache_read_per_million: 0.5 },
+  'openai/gpt-4o-mini-nousage': { input_per_million: 2, output_per_million: 8 },
+  'openai/gpt-4o-mini-slow': { input_per_million: 2, output_per_million: 8 },
+  'openai/gpt-4o-mini-cutoff': { input_per_million: 2, output_per_million: 8 },
+  'openai/gpt-4o-mini-bad': { input_per_million: 2, output_per_million: 8 },
+  'openai/text-embedding-3-small': { input_per_million: 0.02, output_per_million: 0 },
   'openai/gpt-4o': { input_per_million: 5, output_per_million: 20, cache_read_per_million: 2.5, max_output_tokens: 16_384 },
 };
 
 /** The cost of `standardAnswer` on gpt-4o-mini: 600 plain input, 400 cached, 200 output tokens. */
 export const standardCostMini = (600 * 2 + 400 * 0.5 + 200 * 8) / 1_000_000;
+
+/** Waits for a condition that becomes true through other work (a ledger flush), checking every 20 ms, for at most 10 s. */
+export async function waitFor<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 export interface BillingServer {
   server: StartedServer;
