@@ -31,7 +31,10 @@ export async function* parseServerSentEvents(body: AsyncIterable<Uint8Array>): A
     yield* take();
   }
   parser.feed(decoder.decode());
-  // A last event without its blank line still counts: some servers close right after it.
-  parser.reset({ consume: true });
+  yield* take();
+  // A last event without its blank line still counts: some servers close right after it. The blank line
+  // is supplied here; eventsource-parser's `reset({ consume: true })` parses the unfinished line but drops
+  // the event, and keeps a trailing CR (CR-only line ends) waiting for an LF that never comes.
+  parser.feed('\n\n');
   yield* take();
 }

@@ -1,0 +1,104 @@
+import { GatewayError } from '@switchyard/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type MockUpstream, sendJson, startMockUpstream } from '../test-utils/mock-upstream.js';
+import { HttpClient, readText, transportError } from './http-client.js';
+
+const opened: Array<{ close(): Promise<void> }> = [];
+
+afterEach(async () => {
+  await Promise.allSettled(opened.splice(0).map((resource) => resource.close()));
+});
+
+async function echoUpstream(): Promise<MockUpstream> {
+  const upstream = await startMockUpstream((request, response) => sendJson(response, 200, { url: request.url, headers: request.headers, body: request.body }));
+  opened.push(upstream);
+  return upstream;
+}
+
+function client(baseURL: string, headers?: Record<string, string>): HttpClient {
+  const created = new HttpClient({ provider: 'p', baseURL, headers });
+  opened.push(created);
+  return created;
+}
+
+async function json(response: { body: AsyncIterable<Buffer> }): Promise<any> {
+  return JSON.parse(await readText(response.body));
+}
+
+describe('HttpClient', () => {
+  it('joins the base URL’s path and the request path, with or without a trailing slash', async () => {
+    const upstream = await echoUpstream();
+    for (const baseURL of [`${upstream.url}/compatible-mode/v1`, `${upstream.url}/compatible-mode/v1/`]) {
+      const response = await client(baseURL).request({ method: 'GET', path: '/models?limit=2', signal: new AbortController().signal });
+      expect(response.status).toBe(200);
+      expect((await json(response)).url).toBe('/compatible-mode/v1/models?limit=2');
+    }
+    const bare = await client(upstream.url).request({ method: 'GET', path: '/models', signal: new AbortController().signal });
+    expect((await json(bare)).url).toBe('/models');
+  });
+
+  it('sends JSON headers, the configured headers, then the request’s own on top', async () => {
+    const upstream = await echoUpstream();
+    const response = await client(upstream.url, { authorization: 'Bearer k', 'x-api-version': '1' }).request({
+      method: 'POST',
+      path: '/chat/completions',
+      body: '{"a":1}',
+      headers: { 'x-api-version': '2', 'x-request-id': 'r1' },
+      signal: new AbortController().signal,
+    });
+    const echoed = await json(response);
+    expect(echoed.headers).toMatchObject({ 'content-type': 'application/json', accept: 'application/json', authorization: 'Bearer k', 'x-api-version': '2', 'x-request-id': 'r1' });
+    expect(echoed.body).toBe('{"a":1}');
+  });
+
+  it('returns error statuses as responses: mapping them is the adapter’s job', async () => {
+    const upstream = await startMockUpstream((_request, response) => sendJson(response, 418, { error: 'teapot' }));
+    opened.push(upstream);
+    const response = await client(upstream.url).request({ method: 'GET', path: '/', signal: new AbortController().signal });
+    expect(response.status).toBe(418);
+    expect(await json(response)).toEqual({ error: 'teapot' });
+  });
+});
+
+describe('readText', () => {
+  async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {
+    for (const part of parts) yield Buffer.from(part);
+  }
+
+  it('joins a body’s chunks', async () => {
+    expect(await readText(chunks('{"a":', '1}'))).toBe('{"a":1}');
+  });
+
+  it('stops before the chunk that passes the limit', async () => {
+    expect(await readText(chunks('abc', 'def', 'ghi'), 7)).toBe('abcdef');
+  });
+});
+
+describe('transportError', () => {
+  it.each([
+    ['UND_ERR_CONNECT_TIMEOUT', 'connecting'],
+    ['UND_ERR_HEADERS_TIMEOUT', 'waiting for the first byte'],
+    ['UND_ERR_BODY_TIMEOUT', 'waiting for more data'],
+  ])('maps %s to a retryable 504', (code, what) => {
+    const cause = Object.assign(new Error('timeout'), { code });
+    const error = transportError(cause, 'xai') as GatewayError;
+    expect(error).toMatchObject({ status: 504, type: 'timeout_error', code: 'upstream_timeout', isRetryable: true, provider: 'xai', cause });
+    expect(error.message).toBe(`The upstream provider 'xai' timed out ${what}.`);
+  });
+
+  it('maps refused and reset connections to a retryable 502', () => {
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET', 'ENOTFOUND']) {
+      const error = transportError(Object.assign(new Error(code), { code }), 'xai') as GatewayError;
+      expect(error).toMatchObject({ status: 502, code: 'upstream_unreachable', isRetryable: true });
+      expect(error.message).toContain(code);
+    }
+    expect(transportError(new Error('no code'), 'xai')).toMatchObject({ status: 502, message: "Could not reach the upstream provider 'xai'." });
+  });
+
+  it('leaves GatewayErrors and cancellations as they are', () => {
+    const gatewayError = GatewayError.badGateway('x');
+    expect(transportError(gatewayError, 'p')).toBe(gatewayError);
+    const abort = new DOMException('gone', 'AbortError');
+    expect(transportError(abort, 'p')).toBe(abort);
+  });
+});
