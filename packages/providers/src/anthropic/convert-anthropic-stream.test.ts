@@ -151,6 +151,16 @@ describe('convertAnthropicStreamEvent', () => {
     expect(toolDeltas.map((delta) => delta.function?.arguments).join('')).toBe('{"player":"one"}');
   });
 
+  it('checks deltas in any shape: the documented ones pass, others are validated or refused', () => {
+    const textDelta = { type: 'content_block_delta', index: 2, delta: { type: 'text_delta', text: 'x' } };
+    expect(parseAnthropicStreamEvent(textDelta, 'anthropic')).toEqual(textDelta);
+    const citation = { type: 'content_block_delta', index: 0, delta: { type: 'citations_delta', citation: { type: 'web_search_result_location' } } };
+    expect(parseAnthropicStreamEvent(citation, 'anthropic')).toEqual(citation);
+    expectMalformed(() => parseAnthropicStreamEvent({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 5 } }, 'anthropic'), /documented shape/);
+    expectMalformed(() => parseAnthropicStreamEvent({ type: 'content_block_delta', index: -1, delta: { type: 'text_delta', text: 'x' } }, 'anthropic'), /documented shape/);
+    expectMalformed(() => parseAnthropicStreamEvent({ type: 'content_block_delta', index: 0 }, 'anthropic'), /documented shape/);
+  });
+
   it('ignores ping and event types it does not know', () => {
     const state = createAnthropicStreamState('anthropic', model, 'id');
     expect(parseAnthropicStreamEvent({ type: 'content_block_future', index: 0 }, 'anthropic')).toBeUndefined();
