@@ -60,6 +60,8 @@ export class KeyService {
     this.#cache = new LRUCache<string, CachedLookup>({
       max: options.cacheSize ?? 10_000,
       ttl: options.cacheTtlMs ?? 5_000,
+      // Expired entries are kept until replaced, so a database outage can fall back on them.
+      noDeleteOnStaleGet: true,
       dispose: (value) => {
         if (value.key && this.#hashById.get(value.key.id) === value.keyHash) this.#hashById.delete(value.key.id);
       },
@@ -81,7 +83,24 @@ export class KeyService {
     const keyHash = hashKey(secret);
     let cached = this.#cache.get(keyHash);
     if (!cached) {
-      const found = await this.#store.findKeyByHash(keyHash, this.#now());
+      let found: Awaited<ReturnType<BillingStore['findKeyByHash']>>;
+      try {
+        found = await this.#store.findKeyByHash(keyHash, this.#now());
+      } catch (error) {
+        // The database is unreachable: a key seen recently is still known (revocations made here
+        // have already removed theirs); an unknown one cannot be checked.
+        const stale = this.#cache.get(keyHash, { allowStale: true });
+        if (stale) return this.#verdict(stale.key, secret);
+        throw new GatewayError({
+          message: 'The gateway cannot check API keys right now. Retry shortly.',
+          status: 503,
+          type: 'service_unavailable',
+          code: 'billing_unavailable',
+          isRetryable: true,
+          retryAfterMs: 1_000,
+          cause: error,
+        });
+      }
       // The database found the row by its hash; comparing again in constant time costs nothing and
       // keeps the check honest should the lookup ever change (a prefix index, say).
       const key = found && constantTimeEqual(found.key_hash, keyHash) ? identityOf(found) : null;
@@ -89,7 +108,10 @@ export class KeyService {
       this.#cache.set(keyHash, cached);
       if (key) this.#hashById.set(key.id, keyHash);
     }
-    const key = cached.key;
+    return this.#verdict(cached.key, secret);
+  }
+
+  #verdict(key: VirtualKey | null, secret: string): VirtualKey | KeyRejection {
     if (!key) return { error: GatewayError.authentication(`Incorrect API key provided: ${displayPrefix(secret)}…. Check the key, or ask for a new one.`), keyId: null };
     if (key.revoked_at !== null) return { error: GatewayError.authentication(`The API key ${key.key_prefix}… has been revoked.`), keyId: key.id };
     if (key.expires_at !== null && Date.parse(key.expires_at) <= this.#now()) {
