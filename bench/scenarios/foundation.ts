@@ -1,0 +1,261 @@
+import { join } from 'node:path';
+import { fetchOnce, measureSequential, measureThroughput, warmUp } from '../lib/load.js';
+import { encodeRequest } from '../lib/http-connection.js';
+import { chatRequestBody, streamChunkCount, upstreamModel } from '../lib/openai-payloads.js';
+import { spawnTarget, type TargetProcess } from '../lib/processes.js';
+import type { BenchSettings, Goal, Scenario, ScenarioReport } from '../lib/scenario.js';
+import { formatMs, formatNumber, formatPercent, formatRatio, formatSignedMs, median, percentile } from '../lib/stats.js';
+import { renderTable } from '../lib/table.js';
+
+/** Goals of the foundation: the gateway without plugins costs little more than a bare Node proxy. */
+const minimumThroughputRatio = 0.8;
+const maximumAddedP50Ms = 0.15;
+
+const providerId = 'mock';
+
+interface Subject {
+  /** `direct`, `bare` or `gateway`. */
+  name: string;
+  description: string;
+  process: TargetProcess;
+  model: string;
+}
+
+interface RoundFigures {
+  requestsPerSecond: number;
+  throughputP50: number;
+  throughputP99: number;
+  targetCpu: number | undefined;
+  cpuPerRequest: number | undefined;
+  harnessCpu: number;
+  errors: number;
+  latencyP50: number;
+  latencyP99: number;
+  firstChunkP50: number;
+  firstChunkP99: number;
+  streamP50: number;
+}
+
+export const foundationScenario: Scenario = {
+  name: 'foundation',
+  summary: 'direct vs bare node:http+undici proxy vs gateway without plugins: RPS at c=64, added latency, added time to first chunk',
+
+  async run(settings: BenchSettings): Promise<ScenarioReport> {
+    const started: TargetProcess[] = [];
+    try {
+      settings.log('starting the mock upstream, the bare proxy and the gateway…');
+      const upstream = await spawnTarget({
+        name: 'mock upstream',
+        module: new URL('../targets/mock-upstream.ts', import.meta.url),
+        options: { chunkIntervalMs: settings.chunkIntervalMs },
+        core: settings.harnessCore,
+      });
+      started.push(upstream);
+      // `direct` is a second mock on the target core: what the harness reaches with no proxy at all.
+      const [direct, bare, gateway] = await Promise.all([
+        spawnTarget({
+          name: 'direct',
+          module: new URL('../targets/mock-upstream.ts', import.meta.url),
+          options: { chunkIntervalMs: settings.chunkIntervalMs },
+          core: settings.targetCore,
+        }),
+        spawnTarget({
+          name: 'bare',
+          module: new URL('../targets/bare-proxy.ts', import.meta.url),
+          options: { upstreamUrl: upstream.url },
+          core: settings.targetCore,
+        }),
+        spawnTarget({
+          name: 'gateway',
+          module: new URL('../targets/gateway.ts', import.meta.url),
+          options: { upstreamUrl: upstream.url, providerId },
+          core: settings.targetCore,
+          cpuProfileFile: settings.profileDirectory ? join(settings.profileDirectory, `gateway-${Date.now()}.cpuprofile`) : undefined,
+        }),
+      ]);
+      started.push(direct, bare, gateway);
+
+      const subjects: Subject[] = [
+        { name: 'direct', description: 'client → mock upstream', process: direct, model: upstreamModel },
+        { name: 'bare', description: 'client → node:http + undici → mock', process: bare, model: upstreamModel },
+        { name: 'gateway', description: 'client → createGateway (no plugins) → mock', process: gateway, model: `${providerId}/${upstreamModel}` },
+      ];
+      for (const subject of subjects) await checkAnswers(subject);
+      for (const subject of subjects) {
+        settings.log(`warming up ${subject.name}…`);
+        const url = new URL(subject.process.url);
+        await warmUp({ url, request: plainRequest(url, subject), connections: settings.connections, requests: settings.initialWarmupRequests, maxDurationMs: 15_000 });
+      }
+
+      const rounds: Array<Map<string, RoundFigures>> = [];
+      for (let round = 0; round < settings.rounds; round++) {
+        // Rotating the order spreads any drift (another process waking up, thermal state) over all subjects.
+        const ordered = subjects.map((_, index) => subjects[(index + round) % subjects.length]!);
+        const figures = new Map<string, Partial<RoundFigures>>(subjects.map((subject) => [subject.name, {}]));
+        for (const subject of ordered) {
+          settings.log(`round ${round + 1}/${settings.rounds}: throughput of ${subject.name}…`);
+          const url = new URL(subject.process.url);
+          const result = await measureThroughput({
+            url,
+            request: plainRequest(url, subject),
+            connections: settings.connections,
+            warmupMs: settings.warmupMs,
+            durationMs: settings.durationMs,
+            target: subject.process,
+            harness: subject.name === 'direct' ? [] : [upstream],
+          });
+          Object.assign(figures.get(subject.name)!, {
+            requestsPerSecond: result.requestsPerSecond,
+            throughputP50: percentile(result.latencies, 50),
+            throughputP99: percentile(result.latencies, 99),
+            targetCpu: result.targetCpu,
+            cpuPerRequest: result.targetCpuPerRequestMicroseconds,
+            harnessCpu: result.harnessCpu,
+            errors: result.errors,
+          });
+        }
+        for (const subject of ordered) {
+          settings.log(`round ${round + 1}/${settings.rounds}: one-at-a-time latency of ${subject.name}…`);
+          const url = new URL(subject.process.url);
+          const result = await measureSequential({
+            url,
+            request: plainRequest(url, subject),
+            warmupRequests: Math.ceil(settings.latencyRequests / 5),
+            requests: settings.latencyRequests,
+          });
+          const entry = figures.get(subject.name)!;
+          entry.latencyP50 = percentile(result.latencies, 50);
+          entry.latencyP99 = percentile(result.latencies, 99);
+          entry.errors = (entry.errors ?? 0) + result.errors;
+        }
+        for (const subject of ordered) {
+          settings.log(`round ${round + 1}/${settings.rounds}: time to first chunk of ${subject.name}…`);
+          const url = new URL(subject.process.url);
+          const result = await measureSequential({
+            url,
+            request: streamRequest(url, subject),
+            warmupRequests: Math.ceil(settings.streamRequests / 5),
+            requests: settings.streamRequests,
+          });
+          const entry = figures.get(subject.name)!;
+          entry.firstChunkP50 = percentile(result.timesToFirstByte, 50);
+          entry.firstChunkP99 = percentile(result.timesToFirstByte, 99);
+          entry.streamP50 = percentile(result.latencies, 50);
+          entry.errors = (entry.errors ?? 0) + result.errors;
+        }
+        rounds.push(figures as Map<string, RoundFigures>);
+      }
+      return report(subjects, rounds, settings);
+    } finally {
+      await Promise.all(started.map((process) => process.stop()));
+    }
+  },
+};
+
+function plainRequest(url: URL, subject: Subject): Buffer {
+  return encodeRequest(url, 'POST', '/v1/chat/completions', chatRequestBody(subject.model, false), { authorization: 'Bearer sk-bench' });
+}
+
+function streamRequest(url: URL, subject: Subject): Buffer {
+  return encodeRequest(url, 'POST', '/v1/chat/completions', chatRequestBody(subject.model, true), { authorization: 'Bearer sk-bench' });
+}
+
+/** Refuses to measure a subject that does not answer correctly: a fast wrong answer is no result. */
+async function checkAnswers(subject: Subject): Promise<void> {
+  const url = new URL(subject.process.url);
+  const plain = await fetchOnce(url, plainRequest(url, subject));
+  const text = plain.body!.toString('utf8');
+  if (plain.status !== 200) throw new Error(`${subject.name} answered HTTP ${plain.status}: ${text.slice(0, 300)}`);
+  const completion = JSON.parse(text) as { object?: string; choices?: Array<{ message?: { content?: string } }> };
+  if (completion.object !== 'chat.completion' || !completion.choices?.[0]?.message?.content) {
+    throw new Error(`${subject.name} did not answer a chat completion: ${text.slice(0, 300)}`);
+  }
+  const stream = await fetchOnce(url, streamRequest(url, subject));
+  const events = stream.body!.toString('utf8').split('\n\n').filter((event) => event.startsWith('data: '));
+  const chunks = events.filter((event) => event !== 'data: [DONE]');
+  if (stream.status !== 200 || chunks.length !== streamChunkCount || events.at(-1) !== 'data: [DONE]') {
+    throw new Error(`${subject.name} did not stream ${streamChunkCount} chunks and [DONE]: HTTP ${stream.status}, ${chunks.length} chunks.`);
+  }
+}
+
+function report(subjects: Subject[], rounds: Array<Map<string, RoundFigures>>, settings: BenchSettings): ScenarioReport {
+  const all = (name: string, pick: (figures: RoundFigures) => number) => rounds.map((round) => pick(round.get(name)!));
+  const mid = (name: string, pick: (figures: RoundFigures) => number) => median(all(name, pick));
+  /** Gateway minus bare, paired within each round (both measured minutes apart at most), then the median. */
+  const added = (name: string, pick: (figures: RoundFigures) => number) =>
+    median(rounds.map((round) => pick(round.get(name)!) - pick(round.get('bare')!)));
+  const ratio = (name: string) => median(rounds.map((round) => round.get(name)!.requestsPerSecond / round.get('bare')!.requestsPerSecond));
+  const errors = (name: string) => all(name, (figures) => figures.errors).reduce((sum, count) => sum + count, 0);
+
+  const throughputRows = subjects.map((subject) => [
+    subject.name,
+    formatNumber(mid(subject.name, (figures) => figures.requestsPerSecond)),
+    formatRatio(ratio(subject.name)),
+    formatMs(mid(subject.name, (figures) => figures.throughputP50), 2),
+    formatMs(mid(subject.name, (figures) => figures.throughputP99), 2),
+    formatPercent(median(all(subject.name, (figures) => figures.targetCpu ?? Number.NaN))),
+    `${formatNumber(mid(subject.name, (figures) => figures.cpuPerRequest ?? Number.NaN))} µs`,
+    formatRatio(median(rounds.map((round) => (round.get(subject.name)!.cpuPerRequest ?? Number.NaN) / (round.get('bare')!.cpuPerRequest ?? Number.NaN)))),
+    String(errors(subject.name)),
+  ]);
+  const latencyRows = subjects.map((subject) => [
+    subject.name,
+    formatMs(mid(subject.name, (figures) => figures.latencyP50)),
+    formatMs(mid(subject.name, (figures) => figures.latencyP99)),
+    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.latencyP50)),
+    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.latencyP99)),
+  ]);
+  const streamRows = subjects.map((subject) => [
+    subject.name,
+    formatMs(mid(subject.name, (figures) => figures.firstChunkP50)),
+    formatMs(mid(subject.name, (figures) => figures.firstChunkP99)),
+    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.firstChunkP50)),
+    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.firstChunkP99)),
+    formatMs(mid(subject.name, (figures) => figures.streamP50), 2),
+  ]);
+  const perRound = [
+    `gateway/bare RPS:      ${rounds.map((round) => formatRatio(round.get('gateway')!.requestsPerSecond / round.get('bare')!.requestsPerSecond)).join('  ')}`,
+    `added p50 latency:     ${rounds.map((round) => formatSignedMs(round.get('gateway')!.latencyP50 - round.get('bare')!.latencyP50)).join('  ')}`,
+    `added p50 first chunk: ${rounds.map((round) => formatSignedMs(round.get('gateway')!.firstChunkP50 - round.get('bare')!.firstChunkP50)).join('  ')}`,
+  ].join('\n');
+
+  const throughputRatio = ratio('gateway');
+  const addedP50 = added('gateway', (figures) => figures.latencyP50);
+  const goals: Goal[] = [
+    { description: `gateway RPS ≥ ${minimumThroughputRatio}× bare`, measured: formatRatio(throughputRatio), met: throughputRatio >= minimumThroughputRatio },
+    { description: `gateway adds ≤ ${maximumAddedP50Ms} ms p50 latency`, measured: formatSignedMs(addedP50), met: addedP50 <= maximumAddedP50Ms },
+  ];
+  const starved = subjects
+    .filter((subject) => subject.name !== 'direct')
+    .map((subject) => ({
+      name: subject.name,
+      cpu: median(all(subject.name, (figures) => figures.targetCpu ?? Number.NaN)),
+      harness: median(all(subject.name, (figures) => figures.harnessCpu)),
+    }))
+    .filter((entry) => Number.isFinite(entry.cpu) && entry.cpu < 0.9);
+
+  const sections = [
+    {
+      title: `Throughput: non-streamed chat completions, ${settings.connections} connections, ${settings.durationMs / 1000} s per run`,
+      body: renderTable(['subject', 'RPS', 'vs bare', 'p50', 'p99', 'target CPU', 'CPU/request', 'vs bare', 'errors'], throughputRows),
+    },
+    {
+      title: `Latency one request at a time: ${settings.latencyRequests} requests per run`,
+      body: renderTable(['subject', 'p50', 'p99', 'added p50', 'added p99'], latencyRows),
+    },
+    {
+      title: `Time to first chunk of a ${streamChunkCount}-chunk stream (${settings.chunkIntervalMs} ms between chunks): ${settings.streamRequests} streams per run`,
+      body: renderTable(['subject', 'TTFC p50', 'TTFC p99', 'added p50', 'added p99', 'whole stream p50'], streamRows),
+    },
+    { title: `Per round (${settings.rounds} rounds; the tables show medians)`, body: perRound },
+  ];
+  if (starved.length > 0) {
+    const lines = starved.map(
+      (entry) =>
+        `${entry.name} used ${formatPercent(entry.cpu)} of its core while the load generator and mock upstream used ${formatPercent(entry.harness)} of theirs: ` +
+        (entry.harness >= 0.9 ? 'the harness was the limit, so its RPS understates its capacity.' : 'other processes were taking CPU; trust CPU/request more than RPS.'),
+    );
+    sections.push({ title: 'Warning', body: lines.join('\n') });
+  }
+  return { sections, goals };
+}

@@ -1,0 +1,5 @@
+import type { Scenario } from '../lib/scenario.js';
+import { foundationScenario } from './foundation.js';
+
+/** Every scenario `pnpm bench` knows, in the order they run when none is named. */
+export const scenarios: readonly Scenario[] = [foundationScenario];
