@@ -401,6 +401,7 @@ describe('transport failures', () => {
     const { chunks, error } = await collectUntilError(await provider(upstream).chat('m', streamedQuestion, callOptions()));
     expect(chunks).toHaveLength(3);
     expect(error).toMatchObject({ status: 502, isRetryable: true, provider: 'openai' });
+    expect((error as GatewayError).message).toMatch(/^The connection to the upstream provider 'openai' was closed unexpectedly/);
   });
 });
 

@@ -87,10 +87,16 @@ describe('transportError', () => {
   });
 
   it('maps refused and reset connections to a retryable 502', () => {
-    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET', 'ENOTFOUND']) {
+    for (const code of ['ECONNREFUSED', 'ENOTFOUND']) {
       const error = transportError(Object.assign(new Error(code), { code }), 'xai') as GatewayError;
       expect(error).toMatchObject({ status: 502, code: 'upstream_unreachable', isRetryable: true });
-      expect(error.message).toContain(code);
+      expect(error.message).toBe(`Could not reach the upstream provider 'xai' (${code}).`);
+    }
+    // Closed or reset connections may have been half-way through an answer.
+    for (const code of ['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']) {
+      const error = transportError(Object.assign(new Error(code), { code }), 'xai') as GatewayError;
+      expect(error).toMatchObject({ status: 502, code: 'upstream_unreachable', isRetryable: true });
+      expect(error.message).toBe(`The connection to the upstream provider 'xai' was closed unexpectedly (${code}).`);
     }
     expect(transportError(new Error('no code'), 'xai')).toMatchObject({ status: 502, message: "Could not reach the upstream provider 'xai'." });
   });

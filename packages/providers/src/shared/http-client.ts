@@ -96,8 +96,12 @@ export function transportError(error: unknown, provider: string): unknown {
       cause: error,
     });
   }
+  // A connection the upstream closed or reset may have carried half an answer: "could not reach" would
+  // send whoever reads the logs looking for a network outage.
+  const lost = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+  const what = lost ? `The connection to the upstream provider '${provider}' was closed unexpectedly` : `Could not reach the upstream provider '${provider}'`;
   return new GatewayError({
-    message: `Could not reach the upstream provider '${provider}'${code ? ` (${code})` : ''}.`,
+    message: `${what}${code ? ` (${code})` : ''}.`,
     status: 502,
     type: 'api_error',
     code: 'upstream_unreachable',
