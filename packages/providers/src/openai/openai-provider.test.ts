@@ -245,6 +245,12 @@ describe('embeddings and models', () => {
     expect(response).toEqual({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: 'AAAAAA==' }], model: 'nomic-embed-text', usage: { prompt_tokens: 0, total_tokens: 0 } });
   });
 
+  it('reads a 200 embeddings answer carrying an error body as that error', async () => {
+    const upstream = await mock((_request, response) => sendJson(response, 200, { error: { message: 'Input too long for this model', type: 'invalid_request_error', code: 'context_length_exceeded' } }));
+    const error = await rejection(provider(upstream, { id: 'together' }).embeddings!('e', { model: 'e', input: 'x' }, callOptions()));
+    expect(error).toMatchObject({ status: 502, message: 'Input too long for this model', code: 'context_length_exceeded', provider: 'together' });
+  });
+
   it('answers 502 for an embeddings body that is not a list of embeddings', async () => {
     const upstream = await mock((_request, response) => sendJson(response, 200, { data: [{ index: 0 }] }));
     const error = await rejection(provider(upstream).embeddings!('e', { model: 'e', input: 'x' }, callOptions()));
@@ -428,6 +434,13 @@ describe('errors inside a stream', () => {
     const { chunks, error } = await collectUntilError(await provider(upstream).chat('m', streamedQuestion, callOptions()));
     expect(chunks).toHaveLength(2);
     expect(error).toMatchObject({ status: 502, code: 'bad_upstream_response', isRetryable: true, provider: 'openai' });
+  });
+
+  it('reads chunks that carry `error: null` as ordinary chunks', async () => {
+    const events = fixtureChunks<Record<string, unknown>>('chat-text.chunks.txt').map((chunk) => `data: ${JSON.stringify({ ...chunk, error: null })}\n\n`);
+    const upstream = await mock((_request, response) => writeEventStream(response, [...events, 'data: [DONE]\n\n']));
+    const chunks = await collect(await provider(upstream, { id: 'openrouter' }).chat('m', streamedQuestion, callOptions()));
+    expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe('Rail yards sort freight cars.');
   });
 
   it('fails with 502 on JSON that is not a chunk', async () => {

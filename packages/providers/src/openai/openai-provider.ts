@@ -157,8 +157,13 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
 
     async embeddings(modelId: string, request: EmbeddingRequest, callOptions: ProviderCallOptions): Promise<EmbeddingResponse> {
       const response = await post(pathFor('embeddings', modelId), { ...request, model: modelId }, callOptions);
-      const parsed = openAIEmbeddingResponseSchema.safeParse(await readJson(response));
-      if (!parsed.success) throw malformedResponseError(provider, 'the body is not an embedding list');
+      const json = await readJson(response);
+      const parsed = openAIEmbeddingResponseSchema.safeParse(json);
+      if (!parsed.success) {
+        // As with chat: some servers answer an error with status 200; its own words beat "malformed".
+        if (extractError(json)) throw upstreamError(502, response.headers, JSON.stringify(json));
+        throw malformedResponseError(provider, 'the body is not an embedding list');
+      }
       const usage = parsed.data.usage;
       return {
         object: 'list',
@@ -230,7 +235,8 @@ async function* readOpenAIStream(
         throw malformedResponseError(provider, 'a stream event is not JSON', error);
       }
       // Errors inside a stream arrive as an event carrying `error` (OpenAI) or `event: error`.
-      if (event.event === 'error' || (typeof json === 'object' && json !== null && 'error' in json)) {
+      // `error: null` on an ordinary chunk is no error.
+      if (event.event === 'error' || (typeof json === 'object' && json !== null && (json as { error?: unknown }).error != null)) {
         const details = extractError(json);
         throw new GatewayError({
           message: details?.message ?? `The upstream provider '${provider}' reported an error mid-stream.`,
