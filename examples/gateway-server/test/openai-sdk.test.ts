@@ -88,6 +88,13 @@ describe('example server with OpenAI, called with the openai SDK', () => {
     expect(sent.headers.authorization).toBe('Bearer test');
   });
 
+  it('keeps the gateway’s own `models` fallback list away from the upstream, and passes other fields through', async () => {
+    const request = { model: 'openai/gpt-4.1-nano', models: ['openai/gpt-4.1-mini'], messages: [{ role: 'user' as const, content: 'fields check' }], metadata: { team: 'yard' }, store: false };
+    await client.chat.completions.create(request as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const sent = upstream.requests.find((entry) => JSON.stringify(entry.json).includes('fields check'))!;
+    expect(sent.json).toEqual({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'fields check' }], metadata: { team: 'yard' }, store: false });
+  });
+
   it('resolves a bare model name to OpenAI by its prefix', async () => {
     const completion = await client.chat.completions.create({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'hi' }] });
     expect(completion.choices[0]!.message.content).toContain('Rail yards');
