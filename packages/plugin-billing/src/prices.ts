@@ -223,5 +223,6 @@ export function worstCaseCost(promptTokens: number, maxOutputTokens: number, pri
   const input = Math.max(price.inputPerToken, price.cacheWritePerToken ?? 0, price.cacheReadPerToken ?? 0);
   const output = Math.max(price.outputPerToken, price.reasoningPerToken ?? 0);
   // Rounded up, never down: a reservation a hair short of the real cost could let a budget overshoot.
-  return Math.ceil((promptTokens * input + maxOutputTokens * output) * scale) / scale;
+  // The small allowance keeps float noise (0.01125 × 1e10 = 112500000.00000001) from adding a unit.
+  return Math.ceil((promptTokens * input + maxOutputTokens * output) * scale - 1e-6) / scale;
 }
