@@ -1,5 +1,6 @@
 import { createGateway, type Gateway, type Logger, type Plugin } from '@switchyard/core';
-import { type BillingPlugin, createBillingPlugin } from '@switchyard/plugin-billing';
+import { type BillingPlugin, createBillingPlugin, priceFromCatalog } from '@switchyard/plugin-billing';
+import { findModel } from '@switchyard/providers';
 import { createFallbackPlugin } from '@switchyard/plugin-fallback';
 import { configFromEnvironment } from './config.js';
 
@@ -26,6 +27,8 @@ export async function startServer(environment: Record<string, string | undefined
         masterKey: billing.masterKey,
         prices: billing.prices,
         litellmPrices: billing.litellmPrices,
+        // List prices from the providers' catalog for every model the configuration does not price.
+        catalog: (model) => priceFromCatalog(findModel(model.providerId, model.modelId)),
         defaultMaxOutputTokens: billing.defaultMaxOutputTokens,
         ledger: { spillDirectory: billing.spillDirectory },
       })),

@@ -20,6 +20,7 @@ export { constantTimeEqual, credentialFrom, displayPrefix, generateKey, hashKey,
 export { LedgerWriter, type LedgerWriterOptions } from './ledger-writer.js';
 export { type BudgetPeriod, budgetPeriods, periodEnd, periodStart } from './periods.js';
 export {
+  type CatalogFactsShape,
   type ConfiguredPrice,
   costOf,
   exportLiteLLMPrice,
@@ -29,7 +30,10 @@ export {
   PriceBook,
   type PricedModel,
   type PriceLookup,
+  priceFromCatalog,
   priceFromConfig,
+  type PriceTier,
+  ratesAt,
   roundUsd,
   type UsageBreakdown,
   usageBreakdown,

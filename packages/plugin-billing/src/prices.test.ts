@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costOf, exportLiteLLMPrice, formatUsd, importLiteLLMPrices, PriceBook, priceFromConfig, usageBreakdown, worstCaseCost } from './prices.js';
+import { costOf, exportLiteLLMPrice, formatUsd, importLiteLLMPrices, PriceBook, priceFromCatalog, priceFromConfig, usageBreakdown, worstCaseCost } from './prices.js';
 
 /** Entries in the shape of LiteLLM's model_prices_and_context_window.json. */
 const litellmDocument = {
@@ -7,6 +7,16 @@ const litellmDocument = {
   'gpt-4o-mini': { max_input_tokens: 128_000, max_output_tokens: 16_384, input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7, cache_read_input_token_cost: 7.5e-8, litellm_provider: 'openai', mode: 'chat' },
   'claude-sonnet-4-5': { max_output_tokens: 64_000, input_cost_per_token: 3e-6, output_cost_per_token: 1.5e-5, cache_creation_input_token_cost: 3.75e-6, cache_read_input_token_cost: 3e-7, litellm_provider: 'anthropic' },
   'deepseek/deepseek-reasoner': { max_tokens: 8_192, input_cost_per_token: 5.5e-7, output_cost_per_token: 2.19e-6, litellm_provider: 'deepseek' },
+  'gemini-2.5-pro': {
+    max_output_tokens: 65_535,
+    input_cost_per_token: 1.25e-6,
+    input_cost_per_token_above_200k_tokens: 2.5e-6,
+    output_cost_per_token: 1e-5,
+    output_cost_per_token_above_200k_tokens: 1.5e-5,
+    cache_read_input_token_cost: 3.1e-7,
+    cache_read_input_token_cost_above_200k_tokens: 6.25e-7,
+    litellm_provider: 'gemini',
+  },
   'dall-e-3': { output_cost_per_image: 0.04, litellm_provider: 'openai', mode: 'image_generation' },
 };
 
@@ -30,6 +40,34 @@ describe('prices', () => {
     const exported = exportLiteLLMPrice(original, 'anthropic');
     expect(exported).toEqual({ input_cost_per_token: 3e-6, output_cost_per_token: 1.5e-5, cache_read_input_token_cost: 3e-7, cache_creation_input_token_cost: 3.75e-6, max_output_tokens: 64_000, litellm_provider: 'anthropic' });
     expect(importLiteLLMPrices({ 'claude-sonnet-4-5': exported }).get('claude-sonnet-4-5')).toEqual(original);
+  });
+
+  it('reads long-context tiers, prices prompts past them at the dearer rates, and writes them back', () => {
+    const price = importLiteLLMPrices(litellmDocument).get('gemini/gemini-2.5-pro')!;
+    expect(price.longContextTiers).toEqual([{ aboveInputTokens: 200_000, inputPerToken: 2.5e-6, outputPerToken: 1.5e-5, cacheReadPerToken: 6.25e-7 }]);
+    const short = { promptTokens: 200_000, cachedTokens: 0, cacheWriteTokens: 0, completionTokens: 1000, reasoningTokens: 0 };
+    expect(costOf(short, price)).toBeCloseTo(200_000 * 1.25e-6 + 1000 * 1e-5, 10);
+    expect(costOf({ ...short, promptTokens: 200_001 }, price)).toBeCloseTo(200_001 * 2.5e-6 + 1000 * 1.5e-5, 10);
+    expect(worstCaseCost(300_000, 1000, price)).toBeCloseTo(300_000 * 2.5e-6 + 1000 * 1.5e-5, 10);
+    const exported = exportLiteLLMPrice(price, 'gemini');
+    expect(importLiteLLMPrices({ 'gemini-2.5-pro': exported }).get('gemini-2.5-pro')).toEqual(price);
+  });
+
+  it('takes prices from the providers\' model catalog', () => {
+    expect(
+      priceFromCatalog({
+        maxOutputTokens: 16_384,
+        pricing: { inputPerMillion: 0.15, outputPerMillion: 0.6, cachedInputPerMillion: 0.075, longContextTiers: [{ aboveInputTokens: 1000, inputPerMillion: 0.3, outputPerMillion: 1.2 }] },
+      }),
+    ).toEqual({
+      inputPerToken: 1.5e-7,
+      outputPerToken: 6e-7,
+      cacheReadPerToken: 7.5e-8,
+      maxOutputTokens: 16_384,
+      longContextTiers: [{ aboveInputTokens: 1000, inputPerToken: 3e-7, outputPerToken: 1.2e-6 }],
+    });
+    expect(priceFromCatalog({ maxOutputTokens: 10 })).toBeUndefined();
+    expect(priceFromCatalog(undefined)).toBeUndefined();
   });
 
   it('converts per-million configuration to per-token prices', () => {

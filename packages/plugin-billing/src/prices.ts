@@ -13,6 +13,29 @@ export interface ModelPrice {
   reasoningPerToken?: number;
   /** The most output tokens the model can produce in one answer: the worst case when a request sets no limit. */
   maxOutputTokens?: number;
+  /**
+   * Dearer rates for long prompts (Gemini Pro above 200K tokens, say): each applies when the prompt has
+   * more than `aboveInputTokens` tokens. Sorted ascending.
+   */
+  longContextTiers?: PriceTier[];
+}
+
+export interface PriceTier {
+  aboveInputTokens: number;
+  inputPerToken: number;
+  outputPerToken: number;
+  cacheReadPerToken?: number;
+}
+
+/** The flat rates that apply to a prompt of `promptTokens` tokens. */
+export function ratesAt(price: ModelPrice, promptTokens: number): ModelPrice {
+  let rates = price;
+  for (const tier of price.longContextTiers ?? []) {
+    if (promptTokens > tier.aboveInputTokens) {
+      rates = { ...rates, inputPerToken: tier.inputPerToken, outputPerToken: tier.outputPerToken, cacheReadPerToken: tier.cacheReadPerToken ?? rates.cacheReadPerToken };
+    }
+  }
+  return rates;
 }
 
 /**
@@ -77,6 +100,24 @@ export function importLiteLLMPrices(document: unknown): Map<string, ModelPrice> 
     const outputPerToken = finiteNonNegative(entry.output_cost_per_token);
     if (inputPerToken === undefined || outputPerToken === undefined) continue;
     const maxOutput = finiteNonNegative(entry.max_output_tokens) ?? finiteNonNegative(entry.max_tokens);
+    const tiers: PriceTier[] = [];
+    for (const [field, value] of Object.entries(entry)) {
+      // LiteLLM spells long-context prices `input_cost_per_token_above_200k_tokens` and alike.
+      const match = /^input_cost_per_token_above_(\d+)k_tokens$/.exec(field);
+      const tierInput = finiteNonNegative(value);
+      if (!match || tierInput === undefined) continue;
+      const suffix = `above_${match[1]}k_tokens`;
+      const record = entry as Record<string, unknown>;
+      tiers.push(
+        withoutUndefined<PriceTier>({
+          aboveInputTokens: Number(match[1]) * 1000,
+          inputPerToken: tierInput,
+          outputPerToken: finiteNonNegative(record[`output_cost_per_token_${suffix}`]) ?? outputPerToken,
+          cacheReadPerToken: finiteNonNegative(record[`cache_read_input_token_cost_${suffix}`]),
+        }),
+      );
+    }
+    tiers.sort((a, b) => a.aboveInputTokens - b.aboveInputTokens);
     const price = withoutUndefined<ModelPrice>({
       inputPerToken,
       outputPerToken,
@@ -84,6 +125,7 @@ export function importLiteLLMPrices(document: unknown): Map<string, ModelPrice> 
       cacheWritePerToken: finiteNonNegative(entry.cache_creation_input_token_cost),
       reasoningPerToken: finiteNonNegative(entry.output_cost_per_reasoning_token),
       maxOutputTokens: maxOutput === undefined ? undefined : Math.floor(maxOutput),
+      longContextTiers: tiers.length > 0 ? tiers : undefined,
     });
     prices.set(name, price);
     const provider = typeof entry.litellm_provider === 'string' ? entry.litellm_provider : undefined;
@@ -94,7 +136,15 @@ export function importLiteLLMPrices(document: unknown): Map<string, ModelPrice> 
 
 /** Writes a price back in LiteLLM's format: the inverse of `importLiteLLMPrices` for one entry. */
 export function exportLiteLLMPrice(price: ModelPrice, provider?: string): Record<string, unknown> {
+  const tiers: Record<string, number> = {};
+  for (const tier of price.longContextTiers ?? []) {
+    const suffix = `above_${tier.aboveInputTokens / 1000}k_tokens`;
+    tiers[`input_cost_per_token_${suffix}`] = tier.inputPerToken;
+    tiers[`output_cost_per_token_${suffix}`] = tier.outputPerToken;
+    if (tier.cacheReadPerToken !== undefined) tiers[`cache_read_input_token_cost_${suffix}`] = tier.cacheReadPerToken;
+  }
   return withoutUndefined({
+    ...tiers,
     input_cost_per_token: price.inputPerToken,
     output_cost_per_token: price.outputPerToken,
     cache_read_input_token_cost: price.cacheReadPerToken,
@@ -102,6 +152,40 @@ export function exportLiteLLMPrice(price: ModelPrice, provider?: string): Record
     output_cost_per_reasoning_token: price.reasoningPerToken,
     max_output_tokens: price.maxOutputTokens,
     litellm_provider: provider,
+  });
+}
+
+/** The pricing part of a model catalog entry (`ModelFacts` of @switchyard/providers), by structure. */
+export interface CatalogFactsShape {
+  maxOutputTokens?: number;
+  pricing?: {
+    inputPerMillion: number;
+    outputPerMillion: number;
+    cachedInputPerMillion?: number;
+    cacheWritePerMillion?: number;
+    longContextTiers?: ReadonlyArray<{ aboveInputTokens: number; inputPerMillion: number; outputPerMillion: number; cachedInputPerMillion?: number }>;
+  };
+}
+
+/** Converts a catalog entry's list prices (per million) into a price (per token); undefined without prices. */
+export function priceFromCatalog(facts: CatalogFactsShape | undefined): ModelPrice | undefined {
+  const pricing = facts?.pricing;
+  if (!pricing) return undefined;
+  const perToken = (perMillion: number | undefined) => (perMillion === undefined ? undefined : perMillion / 1_000_000);
+  return withoutUndefined<ModelPrice>({
+    inputPerToken: pricing.inputPerMillion / 1_000_000,
+    outputPerToken: pricing.outputPerMillion / 1_000_000,
+    cacheReadPerToken: perToken(pricing.cachedInputPerMillion),
+    cacheWritePerToken: perToken(pricing.cacheWritePerMillion),
+    maxOutputTokens: facts.maxOutputTokens,
+    longContextTiers: pricing.longContextTiers?.map((tier) =>
+      withoutUndefined<PriceTier>({
+        aboveInputTokens: tier.aboveInputTokens,
+        inputPerToken: tier.inputPerMillion / 1_000_000,
+        outputPerToken: tier.outputPerMillion / 1_000_000,
+        cacheReadPerToken: perToken(tier.cachedInputPerMillion),
+      }),
+    ),
   });
 }
 
@@ -203,7 +287,8 @@ export function formatUsd(amount: number): string {
 }
 
 /** What the usage cost at this price. */
-export function costOf(usage: UsageBreakdown, price: ModelPrice): number {
+export function costOf(usage: UsageBreakdown, tieredPrice: ModelPrice): number {
+  const price = ratesAt(tieredPrice, usage.promptTokens);
   const uncachedInput = Math.max(0, usage.promptTokens - usage.cachedTokens - usage.cacheWriteTokens);
   const plainOutput = Math.max(0, usage.completionTokens - usage.reasoningTokens);
   return roundUsd(
@@ -219,7 +304,9 @@ export function costOf(usage: UsageBreakdown, price: ModelPrice): number {
  * The most a request can cost: every input token at the dearest input rate (a cache write can cost more
  * than plain input) and every possible output token at the dearest output rate.
  */
-export function worstCaseCost(promptTokens: number, maxOutputTokens: number, price: ModelPrice): number {
+export function worstCaseCost(promptTokens: number, maxOutputTokens: number, tieredPrice: ModelPrice): number {
+  // Tiers only get dearer with the prompt, so the tier of the bound is at least the real one.
+  const price = ratesAt(tieredPrice, promptTokens);
   const input = Math.max(price.inputPerToken, price.cacheWritePerToken ?? 0, price.cacheReadPerToken ?? 0);
   const output = Math.max(price.outputPerToken, price.reasoningPerToken ?? 0);
   // Rounded up, never down: a reservation a hair short of the real cost could let a budget overshoot.
