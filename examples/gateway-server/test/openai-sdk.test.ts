@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { silentLogger } from '@switchyard/core';
 import { type MockUpstream, sendJson, startMockUpstream, writeEventStream } from '@switchyard/providers/test-utils';
-import OpenAI from 'openai';
+import OpenAI, { type APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureEventStream, fixtureJson } from '../../../packages/providers/src/openai/__fixtures__/index.js';
 import { type StartedServer, startServer } from '../src/server.js';
@@ -157,7 +157,7 @@ describe('example server with OpenAI, called with the openai SDK', () => {
     const error = await client.chat.completions.create({ model: 'openai/revoked-key', messages: [{ role: 'user', content: 'hi' }] }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(error).toMatchObject({ status: 401, code: 'invalid_api_key' });
-    expect((error as OpenAI.APIError).message).toContain('Incorrect API key provided');
+    expect((error as APIError).message).toContain('Incorrect API key provided');
     expect(callsFor('revoked-key')).toHaveLength(1);
   });
 
@@ -165,8 +165,8 @@ describe('example server with OpenAI, called with the openai SDK', () => {
     const error = await client.chat.completions.create({ model: 'openai/busy-model', messages: [{ role: 'user', content: 'hi' }] }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect(error).toMatchObject({ status: 429, code: 'rate_limit_exceeded', type: 'tokens' });
-    expect((error as OpenAI.APIError).headers?.get('retry-after-ms')).toBe('40');
-    expect((error as OpenAI.APIError).headers?.get('retry-after')).toBe('1');
+    expect((error as APIError).headers?.get('retry-after-ms')).toBe('40');
+    expect((error as APIError).headers?.get('retry-after')).toBe('1');
     // The fallback plugin tries a target twice before giving up (attemptsPerTarget = 2).
     expect(callsFor('busy-model')).toHaveLength(2);
   });
@@ -175,7 +175,7 @@ describe('example server with OpenAI, called with the openai SDK', () => {
     const error = await client.chat.completions.create({ model: 'openai/broken-model', messages: [{ role: 'user', content: 'hi' }] }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
     expect(error).toMatchObject({ status: 500, type: 'server_error' });
-    expect((error as OpenAI.APIError).message).toContain('The server had an error while processing your request');
+    expect((error as APIError).message).toContain('The server had an error while processing your request');
     expect(callsFor('broken-model')).toHaveLength(2);
   });
 
@@ -219,8 +219,8 @@ describe('example server with OpenAI, called with the openai SDK', () => {
     })().catch((caught: unknown) => caught);
     expect(received).toEqual(['', 'Rail', ' yards']);
     expect(error).toBeInstanceOf(OpenAI.APIError);
-    expect((error as OpenAI.APIError).error).toMatchObject({ type: 'api_error' });
-    expect((error as OpenAI.APIError).message).toMatch(/^The connection to the upstream provider 'openai' was closed unexpectedly/);
+    expect((error as APIError).error).toMatchObject({ type: 'api_error' });
+    expect((error as APIError).message).toMatch(/^The connection to the upstream provider 'openai' was closed unexpectedly/);
   });
 
   it('creates embeddings', async () => {

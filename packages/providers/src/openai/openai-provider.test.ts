@@ -298,7 +298,7 @@ describe('embeddings and models', () => {
 });
 
 describe('upstream HTTP errors', () => {
-  it.each([
+  it.each<{ status: number; fixture: string; headers: Record<string, string>; expected: Record<string, unknown> }>([
     { status: 400, fixture: 'error-400-empty-messages.json', headers: {}, expected: { status: 400, type: 'invalid_request_error', code: 'empty_array', param: 'messages', isRetryable: false, retryAfterMs: undefined } },
     { status: 401, fixture: 'error-401-invalid-api-key.json', headers: {}, expected: { status: 401, type: 'invalid_request_error', code: 'invalid_api_key', isRetryable: false } },
     { status: 404, fixture: 'error-404-model-not-found.json', headers: {}, expected: { status: 404, code: 'model_not_found', isRetryable: false } },
