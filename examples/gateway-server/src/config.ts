@@ -163,7 +163,8 @@ export function billingFromEnvironment(environment: Environment, file: BillingCo
   let store: BillingStoreOption | undefined;
   if (environment.DATABASE_URL) store = { postgres: environment.DATABASE_URL };
   else if (dataDirectory) store = { embedded: dataDirectory };
-  const spillDirectory = dataDirectory && dataDirectory !== 'memory://' ? join(dataDirectory, 'unsent') : environment.SWITCHYARD_SPILL_DIR || undefined;
+  // Ledger rows the database could not take by shutdown are saved here and written at the next start.
+  const spillDirectory = environment.SWITCHYARD_SPILL_DIR || join(dataDirectory && dataDirectory !== 'memory://' ? dataDirectory : '.data/switchyard', 'unsent');
   const litellmFiles = file.litellm_prices === undefined ? [] : Array.isArray(file.litellm_prices) ? file.litellm_prices : [file.litellm_prices];
   const litellmPrices = litellmFiles.map((path) => {
     const resolved = configPath ? resolve(dirname(configPath), path) : path;
