@@ -36,6 +36,8 @@ export class LedgerWriter {
   #writing: Promise<void> | undefined;
   #failures = 0;
   #closed = false;
+  /** `close()` has returned: nothing appended now would ever be written. */
+  #finished = false;
   #written = 0;
   #lastError: unknown;
 
@@ -65,6 +67,11 @@ export class LedgerWriter {
   }
 
   append(row: LedgerRow): void {
+    if (this.#finished) {
+      // Too late for any write: the row goes to the log rather than nowhere.
+      this.#options.logger.error({ row }, 'usage ledger row recorded after shutdown');
+      return;
+    }
     this.#queue.push(row);
     if (this.#closed) return;
     if (this.#queue.length >= this.#options.batchSize && this.#failures === 0) this.#schedule(0);
@@ -146,6 +153,14 @@ export class LedgerWriter {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     const deadline = Date.now() + deadlineMs;
+    try {
+      await this.#flushOrSpill(deadline);
+    } finally {
+      this.#finished = true;
+    }
+  }
+
+  async #flushOrSpill(deadline: number): Promise<void> {
     for (;;) {
       try {
         await this.flush();

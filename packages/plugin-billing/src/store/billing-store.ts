@@ -219,18 +219,18 @@ export class BillingStore {
         new Date(now).toISOString(),
       ],
     );
-    return keyFromRow(rows[0]!);
+    return keyFromRow(rows[0]!, now);
   }
 
   /** The key with this hash, revoked or not (the caller tells revoked from unknown). */
   async findKeyByHash(keyHash: string, now: number): Promise<(KeyWithBalance & { key_hash: string }) | undefined> {
     const rows = await this.client.query(`SELECT ${this.#keyColumns('$2')}, key_hash FROM ${this.#s}.keys k WHERE key_hash = $1`, [keyHash, new Date(now).toISOString()]);
-    return rows[0] ? { ...keyFromRow(rows[0]), key_hash: String(rows[0].key_hash) } : undefined;
+    return rows[0] ? { ...keyFromRow(rows[0], now), key_hash: String(rows[0].key_hash) } : undefined;
   }
 
   async getKey(id: string, now: number): Promise<KeyWithBalance | undefined> {
     const rows = await this.client.query(`SELECT ${this.#keyColumns('$2')} FROM ${this.#s}.keys k WHERE id = $1`, [id, new Date(now).toISOString()]);
-    return rows[0] ? keyFromRow(rows[0]) : undefined;
+    return rows[0] ? keyFromRow(rows[0], now) : undefined;
   }
 
   async listKeys(now: number, includeRevoked: boolean): Promise<KeyWithBalance[]> {
@@ -238,7 +238,7 @@ export class BillingStore {
       `SELECT ${this.#keyColumns('$1')} FROM ${this.#s}.keys k ${includeRevoked ? '' : 'WHERE revoked_at IS NULL'} ORDER BY created_at, id`,
       [new Date(now).toISOString()],
     );
-    return rows.map(keyFromRow);
+    return rows.map((row) => keyFromRow(row, now));
   }
 
   /** Applies the fields present in `patch`; a changed budget period starts a new period now. */
@@ -268,7 +268,7 @@ export class BillingStore {
       `UPDATE ${this.#s}.keys k SET ${assignments.join(', ')} WHERE id = $1 AND revoked_at IS NULL RETURNING ${this.#keyColumns('$2')}`,
       params,
     );
-    return rows[0] ? keyFromRow(rows[0]) : undefined;
+    return rows[0] ? keyFromRow(rows[0], now) : undefined;
   }
 
   async revokeKey(id: string, now: number): Promise<KeyWithBalance | undefined> {
@@ -276,7 +276,7 @@ export class BillingStore {
       `UPDATE ${this.#s}.keys k SET revoked_at = coalesce(revoked_at, $2), updated_at = $2 WHERE id = $1 RETURNING ${this.#keyColumns('$2')}, key_hash`,
       [id, new Date(now).toISOString()],
     );
-    return rows[0] ? keyFromRow(rows[0]) : undefined;
+    return rows[0] ? keyFromRow(rows[0], now) : undefined;
   }
 
   /** Replaces the secret; returns the old hash so the caller can forget it at once. */
@@ -288,7 +288,7 @@ export class BillingStore {
        RETURNING ${this.#keyColumns('$4')}, previous.previous_hash`,
       [id, keyHash, keyPrefix, new Date(now).toISOString()],
     );
-    return rows[0] ? { key: keyFromRow(rows[0]), previousHash: String(rows[0].previous_hash) } : undefined;
+    return rows[0] ? { key: keyFromRow(rows[0], now), previousHash: String(rows[0].previous_hash) } : undefined;
   }
 
   /** Adds (or, negative, removes) prepaid credits; refuses to take the balance below zero. */
@@ -300,7 +300,7 @@ export class BillingStore {
        RETURNING ${this.#keyColumns('$3')}`,
       [id, amountUsd, new Date(now).toISOString()],
     );
-    if (rows[0]) return { key: keyFromRow(rows[0]) };
+    if (rows[0]) return { key: keyFromRow(rows[0], now) };
     const existing = await this.getKey(id, now);
     return existing && existing.revoked_at === null ? { insufficient: true } : {};
   }
@@ -535,7 +535,7 @@ function periodEnds(now: number): [string, string, string] {
   return [toIso(periodEnd('daily', now))!, toIso(periodEnd('weekly', now))!, toIso(periodEnd('monthly', now))!];
 }
 
-function keyFromRow(row: Record<string, unknown>): KeyWithBalance {
+function keyFromRow(row: Record<string, unknown>, now: number): KeyWithBalance {
   const models = row.models as unknown;
   const maxBudget = toNullableNumber(row.max_budget_usd);
   const credits = toNullableNumber(row.credits_usd);
@@ -544,7 +544,7 @@ function keyFromRow(row: Record<string, unknown>): KeyWithBalance {
   const budgetPeriod = String(row.budget_period) as BudgetPeriod;
   let periodEndsAt = toIso(row.period_ends_at);
   // A period that has ended but not yet been started over by a write ends at the next boundary.
-  if (row.period_over === true) periodEndsAt = toIso(periodEnd(budgetPeriod, Date.now()));
+  if (row.period_over === true) periodEndsAt = toIso(periodEnd(budgetPeriod, now));
   return {
     id: String(row.id),
     name: String(row.name),
