@@ -64,7 +64,7 @@ beforeAll(async () => {
   mkdirSync(appDir);
   // One recursive pack: pnpm orders it by dependencies, builds each package in its `prepack` script and
   // rewrites `workspace:` ranges to real versions, exactly as `pnpm publish` does.
-  await run('pnpm', ['-r', ...packages.flatMap((item) => ['--filter', item.name]), 'pack', '--pack-destination', tarballDir], { cwd: root, timeoutMs: 150_000 });
+  await run('pnpm', ['-r', ...packages.flatMap((item) => ['--filter', item.name]), 'pack', '--pack-destination', tarballDir], { cwd: root, timeoutMs: 180_000 });
   const tarballs = readdirSync(tarballDir).filter((file) => file.endsWith('.tgz'));
   for (const file of tarballs) {
     const tarball = join(tarballDir, file);
@@ -76,8 +76,9 @@ beforeAll(async () => {
   await run(
     'npm',
     ['install', '--no-audit', '--no-fund', '--loglevel=error', '--prefer-offline', '@types/node@20', ...[...packed.values()].map((item) => item.tarball)],
-    { cwd: appDir, timeoutMs: 150_000, env: { npm_config_engine_strict: 'false' } },
+    { cwd: appDir, timeoutMs: 120_000, env: { npm_config_engine_strict: 'false' } },
   );
+  // Building every package dominates: about a minute on two cores, more when they are busy.
 }, 300_000);
 
 afterAll(() => {
@@ -205,7 +206,6 @@ export const modules = [${names.map((_, index) => `package${index}`).join(', ')}
       }),
     );
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    expect(ts.version).toMatch(/^5\./);
     await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: appDir, timeoutMs: 90_000 });
   });
 
