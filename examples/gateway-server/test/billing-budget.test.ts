@@ -145,6 +145,16 @@ describe('billing: budgets and prepaid credits with reservation', () => {
     expect(refused.code).toBe('insufficient_quota');
   });
 
+  it('allows a fallback group only when the key may use the group or every model in it', async () => {
+    const miniOnly = await billing.admin('POST', '/admin/keys', { name: 'mini only', models: ['openai/gpt-4o-mini'] });
+    const refused = await failure(billing.client(miniOnly.body.key).chat.completions.create({ model: 'smart', messages, max_tokens: 100 }));
+    expect(refused.status).toBe(403);
+    expect(refused.code).toBe('model_not_allowed');
+    expect(refused.message).toContain('openai/gpt-4o');
+    const group = await billing.admin('POST', '/admin/keys', { name: 'group allowed', models: ['smart'] });
+    await billing.client(group.body.key).chat.completions.create({ model: 'smart', messages, max_tokens: 100 });
+  });
+
   it('keeps budgeted keys off models without a price', async () => {
     const budgeted = await billing.admin('POST', '/admin/keys', { name: 'budgeted', max_budget_usd: 1 });
     const refused = await failure(billing.client(budgeted.body.key).chat.completions.create({ model: 'openai/unpriced-model', messages }));

@@ -386,14 +386,22 @@ export function createBillingPlugin(options: BillingOptions): BillingPlugin {
   const wrapUpstream: UpstreamWrapper = (next) => async (request) => {
     const { context } = request;
     const key = context.state.virtualKey;
-    if (key && isBudgeted(key) && context.state.billing) {
-      // A fallback plan may serve any of its targets: the reservation must cover the dearest.
-      const plan = (context.state as { fallback?: PlanShape }).fallback;
-      const candidates: Target[] = [request.target];
-      for (const planned of plan?.targets ?? []) {
-        const target = tryResolve(context, planned.model);
-        if (target) candidates.push(target);
+    if (!key || !context.state.billing) return next(request);
+    // A fallback plan may serve any of its targets: each must be allowed, and the reservation must cover the dearest.
+    const plan = (context.state as { fallback?: PlanShape }).fallback;
+    const candidates: Target[] = [request.target];
+    for (const planned of plan?.targets ?? []) {
+      const target = tryResolve(context, planned.model);
+      if (target) candidates.push(target);
+    }
+    for (const target of candidates) {
+      // Naming an allowed group allows its targets; otherwise every target must be allowed itself.
+      if (!isModelAllowed(key.models, context.body.model, target.model)) {
+        context.setHeader('x-should-retry', 'false');
+        throw GatewayError.permission(`This API key is not allowed to use the model '${target.model}', which '${context.body.model}' may be served by.`, 'model_not_allowed', 'model');
       }
+    }
+    if (isBudgeted(key)) {
       const needed = Math.max(...candidates.map((target) => worstCaseFor(context, target, key)));
       if (needed > context.state.billing.reservedUsd) await hold(context, key, needed);
     }
