@@ -59,6 +59,7 @@ const tarballDir = join(workDir, 'tarballs');
 const appDir = join(workDir, 'app');
 const packed = new Map<string, Packed>();
 
+// Building every package dominates the time: about a minute on two cores, more when they are busy.
 beforeAll(async () => {
   mkdirSync(tarballDir);
   mkdirSync(appDir);
@@ -78,7 +79,6 @@ beforeAll(async () => {
     ['install', '--no-audit', '--no-fund', '--loglevel=error', '--prefer-offline', '@types/node@20', ...[...packed.values()].map((item) => item.tarball)],
     { cwd: appDir, timeoutMs: 120_000, env: { npm_config_engine_strict: 'false' } },
   );
-  // Building every package dominates: about a minute on two cores, more when they are busy.
 }, 300_000);
 
 afterAll(() => {
