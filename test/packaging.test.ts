@@ -46,6 +46,12 @@ function publicPackages(): PublicPackage[] {
   return packages.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** Files a package installs as commands: `bin` is a path or a map of command names to paths. */
+function binTargets(manifest: Record<string, any>): string[] {
+  if (typeof manifest.bin === 'string') return [manifest.bin];
+  return Object.values((manifest.bin ?? {}) as Record<string, string>);
+}
+
 interface Packed {
   name: string;
   tarball: string;
@@ -125,7 +131,7 @@ describe('packed packages', () => {
       // The TypeScript resolver takes the first matching condition: `types` must come before `import`.
       const conditions = Object.keys(main).filter((condition) => condition !== sourceCondition);
       expect(conditions.indexOf('types')).toBeLessThan(conditions.indexOf('import'));
-      const targets = [...exportTargets(manifest.exports, [sourceCondition]), manifest.main, manifest.types].filter(Boolean) as string[];
+      const targets = [...exportTargets(manifest.exports, [sourceCondition]), manifest.main, manifest.types, ...binTargets(manifest)].filter(Boolean) as string[];
       for (const target of targets) expect(files, `${target} is exported but not packed`).toContain(target.replace(/^\.\//, ''));
     });
 
@@ -141,9 +147,11 @@ describe('packed packages', () => {
       }
     });
 
-    it('holds every module its entry point imports', async () => {
-      const { tarball, files } = get();
-      const pending = ['dist/index.js'];
+    it('holds every module its entry points import', async () => {
+      const { tarball, files, manifest } = get();
+      const entryPoints = [...exportTargets(manifest.exports, [sourceCondition]), ...binTargets(manifest)].filter((target) => target.endsWith('.js'));
+      expect(entryPoints.length).toBeGreaterThan(0);
+      const pending = entryPoints.map((target) => target.replace(/^\.\//, ''));
       const seen = new Set<string>();
       while (pending.length > 0) {
         const file = pending.pop()!;
