@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { type ConfigIssue, ConfigError, formatConfigPath } from './config-schema.js';
 
 export type Environment = Record<string, string | undefined>;
@@ -57,13 +57,14 @@ function interpolateString(value: string, environment: Environment, path: Proper
 
 /** Parses a YAML or JSON document (YAML is a superset of JSON, so one parser reads both). */
 export function parseConfigText(text: string, source: string): Record<string, unknown> {
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (document.errors.length > 0) {
     throw new ConfigError(
-      document.errors.map((error) => ({
-        path: error.linePos ? `line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '(file)',
-        message: error.message.split('\n')[0]!,
-      })),
+      document.errors.map((error) => {
+        const { line, col } = lineCounter.linePos(error.pos[0]);
+        return { path: `line ${line}, column ${col}`, message: error.message.split('\n')[0]! };
+      }),
       source,
     );
   }

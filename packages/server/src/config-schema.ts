@@ -486,7 +486,7 @@ function describeIssues(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] 
     case 'invalid_type': {
       const given = valueAt(input, path);
       if (given === undefined) return [{ path: formatConfigPath(path), message: 'is required' }];
-      const expected = issue.expected === 'number' || issue.expected === 'int' ? 'a number' : issue.expected === 'boolean' ? 'true or false' : issue.expected === 'array' ? 'a list' : issue.expected === 'object' ? 'a mapping' : `a ${issue.expected}`;
+      const expected = issue.expected === 'number' || issue.expected === 'int' ? 'a number' : issue.expected === 'boolean' ? 'true or false' : issue.expected === 'array' ? 'a list' : issue.expected === 'object' || issue.expected === 'record' || issue.expected === 'map' ? 'a mapping' : `a ${issue.expected}`;
       // Numbers and flags are never secrets, so the text written in their place can be shown; other values are described by type only.
       const shown =
         typeof given === 'string' && (issue.expected === 'number' || issue.expected === 'int' || issue.expected === 'boolean') && given.length <= 40
