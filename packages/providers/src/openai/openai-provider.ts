@@ -15,7 +15,8 @@ import { HttpClient, type HttpClientOptions, readText, transportError } from '..
 import { parseServerSentEvents } from '../shared/sse.js';
 import { createUpstreamError, malformedResponseError, type ProviderErrorDetails } from '../shared/upstream-error.js';
 import { withCatalogFacts } from '../catalog/model-catalog.js';
-import { openAIChunkSchema, openAIEmbeddingResponseSchema, openAIModelListSchema, openAIResponseSchema } from './openai-api.js';
+import { openAIEmbeddingResponseSchema, openAIModelListSchema } from './openai-api.js';
+import { readOpenAIChunk, readOpenAIResponse } from './openai-wire-check.js';
 import { convertToOpenAIRequest } from './convert-to-openai-request.js';
 import { createOpenAIStreamState, detachUsage, type OpenAIStreamState, normalizeOpenAIChunk, normalizeOpenAIResponse, usageChunk } from './convert-openai-stream.js';
 import { extractOpenAIError } from './openai-error.js';
@@ -146,13 +147,13 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
         return { type: 'stream', stream: readOpenAIStream(response.body, state, provider, extractError, callOptions.signal) };
       }
       const json = await readJson(response);
-      const parsed = openAIResponseSchema.safeParse(json);
-      if (!parsed.success) {
+      const completion = readOpenAIResponse(json);
+      if (!completion) {
         const details = extractError(json);
         if (details) throw upstreamError(502, response.headers, JSON.stringify(json));
         throw malformedResponseError(provider, 'the body is not a chat completion');
       }
-      return { type: 'response', response: normalizeOpenAIResponse(parsed.data, modelId, fallbackId, Date.now(), { keepContentFilterResults }) };
+      return { type: 'response', response: normalizeOpenAIResponse(completion, modelId, fallbackId, Date.now(), { keepContentFilterResults }) };
     },
 
     async embeddings(modelId: string, request: EmbeddingRequest, callOptions: ProviderCallOptions): Promise<EmbeddingResponse> {
@@ -248,9 +249,9 @@ async function* readOpenAIStream(
           upstreamBody: json,
         });
       }
-      const parsed = openAIChunkSchema.safeParse(json);
-      if (!parsed.success) throw malformedResponseError(provider, 'a stream event is not a chat completion chunk');
-      const normalized = normalizeOpenAIChunk(parsed.data, state);
+      const wireChunk = readOpenAIChunk(json);
+      if (!wireChunk) throw malformedResponseError(provider, 'a stream event is not a chat completion chunk');
+      const normalized = normalizeOpenAIChunk(wireChunk, state);
       if (!normalized) continue;
       if (normalized.system_fingerprint) systemFingerprint = normalized.system_fingerprint;
       const detached = detachUsage(normalized);

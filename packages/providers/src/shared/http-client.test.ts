@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { GatewayError } from '@switchyard/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type MockUpstream, sendJson, startMockUpstream } from '../test-utils/mock-upstream.js';
@@ -71,6 +72,47 @@ describe('readText', () => {
 
   it('stops before the chunk that passes the limit', async () => {
     expect(await readText(chunks('abc', 'def', 'ghi'), 7)).toBe('abcdef');
+  });
+
+  describe('from a Node stream', () => {
+    const stream = (...parts: string[]) => Readable.from(parts.map((part) => Buffer.from(part)));
+
+    it('joins its chunks, multi-byte characters split across them included', async () => {
+      const euro = Buffer.from('€');
+      const body = Readable.from([Buffer.from('{"price":"'), euro.subarray(0, 1), Buffer.concat([euro.subarray(1), Buffer.from('5"}')])]);
+      expect(await readText(body)).toBe('{"price":"€5"}');
+      expect(await readText(stream('one chunk'))).toBe('one chunk');
+      expect(await readText(stream())).toBe('');
+    });
+
+    it('stops before the chunk that passes the limit and destroys the rest', async () => {
+      const body = stream('abc', 'def', 'ghi');
+      expect(await readText(body, 7)).toBe('abcdef');
+      expect(body.destroyed).toBe(true);
+    });
+
+    it('rejects with the stream’s error', async () => {
+      const failure = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+      const body = new Readable({ read() {} });
+      body.push(Buffer.from('partial'));
+      setImmediate(() => body.destroy(failure));
+      await expect(readText(body)).rejects.toBe(failure);
+    });
+
+    it('rejects a body closed before its end', async () => {
+      const body = new Readable({ read() {} });
+      body.push(Buffer.from('partial'));
+      setImmediate(() => body.destroy());
+      await expect(readText(body)).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    });
+
+    it('reads a stream that has already ended as before', async () => {
+      const body = stream('done');
+      for await (const _chunk of body) {
+        // consumed
+      }
+      expect(await readText(body)).toBe('');
+    });
   });
 });
 
