@@ -114,6 +114,8 @@ export interface BillingRequestState {
   reservedUsd: number;
   /** Set once the ledger row is queued: a request is recorded exactly once. */
   recorded: boolean;
+  /** What the request cost, once recorded: for logs and metrics. */
+  costUsd?: number;
 }
 
 declare module '@switchyard/core' {
@@ -352,6 +354,7 @@ export function createBillingPlugin(options: BillingOptions): BillingPlugin {
   ): void {
     const billing = context.state.billing!;
     billing.recorded = true;
+    billing.costUsd = fields.cost;
     const usage = fields.usage ?? { promptTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, completionTokens: 0, reasoningTokens: 0 };
     const body = context.body as ChatCompletionRequest | EmbeddingRequest | undefined;
     const row: LedgerRow = {
