@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type EventSourceMessage, parseServerSentEvents } from './sse.js';
+import { createServerSentEventReader, type EventSourceMessage, parseServerSentEvents } from './sse.js';
 
 const encoder = new TextEncoder();
 
@@ -94,5 +94,24 @@ describe('parseServerSentEvents', () => {
   it('refuses an event larger than 16 MiB instead of buffering without end', async () => {
     const huge = 'x'.repeat(17 * 1024 * 1024);
     await expect(parse('data: ', huge, '\n\n')).rejects.toThrow();
+  });
+});
+
+describe('createServerSentEventReader', () => {
+  it('returns the events each piece of bytes completes, and the unfinished last one at the end', () => {
+    const reader = createServerSentEventReader();
+    expect(fields(reader.feed(encoder.encode('data: {"a":1}\n\ndata: {"b"')))).toEqual([{ event: undefined, data: '{"a":1}' }]);
+    expect(reader.feed(encoder.encode(':"two"}'))).toEqual([]);
+    expect(fields(reader.feed(encoder.encode('\n\nevent: error\ndata: x')))).toEqual([{ event: undefined, data: '{"b":"two"}' }]);
+    expect(fields(reader.end())).toEqual([{ event: 'error', data: 'x' }]);
+  });
+
+  it('refuses an event larger than 16 MiB', () => {
+    const reader = createServerSentEventReader();
+    const megabyte = encoder.encode('x'.repeat(1024 * 1024));
+    reader.feed(encoder.encode('data: '));
+    expect(() => {
+      for (let count = 0; count < 17; count++) reader.feed(megabyte);
+    }).toThrow();
   });
 });
