@@ -5,20 +5,11 @@ import { type Gateway, silentLogger } from '@switchyard/core';
 import type { MockUpstream } from '@switchyard/providers/test-utils';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  billingOptions,
-  buildGateway,
-  cacheOptions,
-  catalogModelFacts,
-  catalogPrice,
-  checkModelReferences,
-  createPlugins,
-  createProvider,
-  createProviders,
-  pluginList,
-  rateLimitOptions,
-} from './build-gateway.js';
+import { buildGateway, createPlugins, pluginList } from './build-gateway.js';
 import { ConfigError, type GatewayConfigInput, parseGatewayConfig } from './config-schema.js';
+import { checkModelReferences } from './model-references.js';
+import { billingOptions, cacheOptions, catalogModelFacts, catalogPrice, rateLimitOptions } from './plugin-options.js';
+import { createProvider, createProviders } from './providers.js';
 import { startMockOpenAI } from './test-support/mock-openai.js';
 
 const config = (input: GatewayConfigInput) => parseGatewayConfig(input);

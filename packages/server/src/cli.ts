@@ -2,13 +2,13 @@
 import cluster from 'node:cluster';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { createDefaultLogger } from '@switchyard/core';
-import { checkModelReferences } from './build-gateway.js';
-import { clusterErrors, clusterWarnings, runClusterPrimary } from './cluster.js';
-import { ConfigError } from './config-schema.js';
-import { type ConfigOverrides, type LoadedConfig, loadConfig, workerCount } from './environment.js';
-import { handleShutdown, startServer, startupWarnings } from './server.js';
-import { describeConfig } from './summary.js';
+import type { ConfigIssue } from './config-schema.js';
+import type { ConfigOverrides, LoadedConfig } from './environment.js';
+
+/*
+ * Modules are imported by the command that needs them: `--help` answers at once, `check-config` loads
+ * the configuration code but none of the plugins' runtimes, `serve` loads everything.
+ */
 
 const help = `switchyard: one OpenAI-compatible endpoint in front of every model provider
 
@@ -79,28 +79,39 @@ function overridesFrom(values: ReturnType<typeof parseCommandLine>['values']): C
   return overrides;
 }
 
-function printConfigError(error: ConfigError, source: string | undefined): void {
+/** A ConfigError, recognised by shape so the error path needs no import. */
+function isConfigError(error: unknown): error is Error & { issues: readonly ConfigIssue[] } {
+  return error instanceof Error && error.name === 'ConfigError' && Array.isArray((error as { issues?: unknown }).issues);
+}
+
+function printConfigError(error: { issues: readonly ConfigIssue[] }, source: string | undefined): void {
   const count = error.issues.length;
   process.stderr.write(`${source ?? 'configuration'}: ${count} problem${count === 1 ? '' : 's'}\n`);
   for (const issue of error.issues) process.stderr.write(`  ${issue.path}: ${issue.message}\n`);
 }
 
-function checkConfig(positionals: string[], overrides: ConfigOverrides): number {
+async function checkConfig(positionals: string[], overrides: ConfigOverrides): Promise<number> {
   if (positionals.length > 1) throw new UsageError('check-config takes one file');
+  const [{ loadConfig, workerCount }, { checkModelReferences }, { clusterErrors, clusterWarnings }, { describeConfig, startupWarnings }] = await Promise.all([
+    import('./environment.js'),
+    import('./model-references.js'),
+    import('./cluster.js'),
+    import('./summary.js'),
+  ]);
   const configPath = positionals[0] ?? overrides.configPath;
   let loaded: LoadedConfig;
   try {
     loaded = loadConfig(process.env, { ...overrides, configPath });
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    if (!isConfigError(error)) throw error;
     printConfigError(error, configPath ?? process.env.SWITCHYARD_CONFIG);
     return 1;
   }
   const source = loaded.configPath ?? 'environment variables';
   const workers = workerCount(loaded.config.cluster.workers);
-  const problems = [...checkModelReferences(loaded.config), ...clusterErrors(loaded.config, workers).map((message) => ({ path: 'cluster.workers', message }))];
-  if (problems.length > 0) {
-    printConfigError(new ConfigError(problems), source);
+  const issues = [...checkModelReferences(loaded.config), ...clusterErrors(loaded.config, workers).map((message) => ({ path: 'cluster.workers', message }))];
+  if (issues.length > 0) {
+    printConfigError({ issues }, source);
     return 1;
   }
   process.stdout.write(`ok: ${source}\n`);
@@ -115,6 +126,7 @@ function checkConfig(positionals: string[], overrides: ConfigOverrides): number 
 async function serveAsWorker(overrides: ConfigOverrides): Promise<void> {
   // Ctrl-C reaches every process of the terminal's group; the primary coordinates the shutdown.
   process.on('SIGINT', () => {});
+  const { handleShutdown, startServer } = await import('./server.js');
   const server = await startServer(process.env, undefined, { ...overrides, announce: false, logBindings: { worker: cluster.worker?.id } });
   handleShutdown(server, { signals: ['SIGTERM'], listenToParent: true });
 }
@@ -124,24 +136,32 @@ async function serve(overrides: ConfigOverrides): Promise<number | undefined> {
     await serveAsWorker(overrides);
     return undefined;
   }
+  const { loadConfig, workerCount } = await import('./environment.js');
   let loaded: LoadedConfig;
   try {
     loaded = loadConfig(process.env, overrides);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    if (!isConfigError(error)) throw error;
     printConfigError(error, overrides.configPath ?? process.env.SWITCHYARD_CONFIG);
     return 1;
   }
   const { config } = loaded;
   const workers = workerCount(config.cluster.workers);
   if (workers <= 1) {
+    const { handleShutdown, startServer } = await import('./server.js');
     const server = await startServer(process.env, undefined, overrides);
     handleShutdown(server);
     return undefined;
   }
+  // The primary only forks and watches: it loads no plugin, provider or HTTP code.
+  const [{ clusterErrors, clusterWarnings, runClusterPrimary }, { startupWarnings }, { createDefaultLogger }] = await Promise.all([
+    import('./cluster.js'),
+    import('./summary.js'),
+    import('@switchyard/core'),
+  ]);
   const errors = clusterErrors(config, workers);
   if (errors.length > 0) {
-    printConfigError(new ConfigError(errors.map((message) => ({ path: 'cluster.workers', message }))), loaded.configPath);
+    printConfigError({ issues: errors.map((message) => ({ path: 'cluster.workers', message })) }, loaded.configPath);
     return 1;
   }
   const logger = createDefaultLogger(config.server.logLevel).child({ cluster: 'primary' });
@@ -168,7 +188,7 @@ async function main(argv: string[]): Promise<number | undefined> {
       if (rest.length > 0) throw new UsageError(`serve takes no arguments (got '${rest.join(' ')}'); name the config file with --config`);
       return serve(overrides);
     case 'check-config':
-      return checkConfig(rest, overrides);
+      return await checkConfig(rest, overrides);
     case undefined:
       process.stderr.write(help);
       return 2;
@@ -186,8 +206,12 @@ main(process.argv.slice(2)).then(
     if (error instanceof UsageError) {
       process.stderr.write(`switchyard: ${error.message}\nRun 'switchyard --help' for usage.\n`);
       process.exit(2);
-    } else if (error instanceof ConfigError) {
+    } else if (isConfigError(error)) {
       printConfigError(error, undefined);
+      process.exit(1);
+    } else if (typeof (error as { code?: unknown })?.code === 'string') {
+      // A system error (port taken, file not found) says all there is to say in its message.
+      process.stderr.write(`switchyard: cannot start: ${(error as Error).message}\n`);
       process.exit(1);
     } else {
       process.stderr.write(`switchyard: ${(error as Error).stack ?? String(error)}\n`);

@@ -1,8 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '@switchyard/core';
-import { billingStoreOf, rateLimitOptions, rateLimitStoreOf } from './build-gateway.js';
+import { billingStoreOf, rateLimitOptions, rateLimitStoreOf } from './plugin-options.js';
 import type { GatewayConfig } from './config-schema.js';
-import { shutdownMessage } from './server.js';
+
+/** The IPC message the cluster primary sends its workers to drain and exit. */
+export const shutdownMessage = { type: 'switchyard:shutdown' } as const;
 
 /**
  * Problems that make a configuration unusable with several workers. The embedded billing store is a
@@ -101,7 +103,8 @@ export function runClusterPrimary(options: ClusterOptions): { shutdown(reason: s
     failed ||= failure;
     if (stopping) return;
     stopping = true;
-    logger.info({ reason }, `shutting down the cluster (${reason}): asking ${slots.filter((slot) => slot.worker).length} workers to drain`);
+    const alive = slots.filter((slot) => slot.worker).length;
+    logger.info({ reason }, `shutting down the cluster (${reason}): asking ${alive} worker${alive === 1 ? '' : 's'} to drain`);
     for (const slot of slots) {
       if (slot.restartTimer) clearTimeout(slot.restartTimer);
       slot.restartTimer = undefined;

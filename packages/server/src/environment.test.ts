@@ -137,7 +137,6 @@ describe('configuration from environment variables only', () => {
           SWITCHYARD_SEMANTIC_THRESHOLD: '2',
           SWITCHYARD_RATE_LIMIT_RPM: '-1',
           SWITCHYARD_RATE_LIMIT_STORE: 'postgres',
-          AZURE_OPENAI_API_KEY: 'azure-key',
         }),
       ),
     ).toEqual([
@@ -146,10 +145,19 @@ describe('configuration from environment variables only', () => {
       "SWITCHYARD_RATE_LIMIT_RPM: must be an integer from 1 up, got '-1'",
       "PORT: must be an integer from 0 to 65535, got 'http'",
       "LOG_LEVEL: 'loud' is not one of fatal, error, warn, info, debug, trace, silent",
-      'AZURE_OPENAI_ENDPOINT: is required when AZURE_OPENAI_API_KEY is set (https://<resource>.openai.azure.com)',
       "SWITCHYARD_RATE_LIMIT_STORE: 'postgres' is not one of memory, redis",
       "SWITCHYARD_CACHE: 'disk' is not one of off, memory, redis",
       "SWITCHYARD_SEMANTIC_THRESHOLD: must be a number above 0 and at most 1, got '2'",
+    ]);
+  });
+
+  it('needs AZURE_OPENAI_ENDPOINT with AZURE_OPENAI_API_KEY, unless the config file gives the endpoint', () => {
+    expect(issuesOf(() => loadConfig({ AZURE_OPENAI_API_KEY: 'azure-key' }))).toEqual([
+      'AZURE_OPENAI_ENDPOINT: is required when AZURE_OPENAI_API_KEY is set (https://<resource>.openai.azure.com)',
+    ]);
+    const path = writeConfig('azure.yaml', 'providers:\n  - type: azure\n    apiKey: ${AZURE_OPENAI_API_KEY}\n    endpoint: https://resource.openai.azure.com\n');
+    expect(loadConfig({ SWITCHYARD_CONFIG: path, AZURE_OPENAI_API_KEY: 'azure-key' }).config.providers).toEqual([
+      { type: 'azure', apiKey: 'azure-key', endpoint: 'https://resource.openai.azure.com' },
     ]);
   });
 

@@ -115,8 +115,8 @@ function providersFromEnvironment(read: VariableReader): RawProvider[] {
   if (ollama) providers.push({ type: 'ollama', baseURL: ollama });
   const azureKey = read.text('AZURE_OPENAI_API_KEY');
   if (azureKey) {
+    // A missing endpoint is reported by loadConfig: a config file may define it for this key.
     const endpoint = read.text('AZURE_OPENAI_ENDPOINT');
-    if (!endpoint) read.issues.push({ path: 'AZURE_OPENAI_ENDPOINT', message: 'is required when AZURE_OPENAI_API_KEY is set (https://<resource>.openai.azure.com)' });
     providers.push(
       compact({
         type: 'azure',
@@ -291,10 +291,14 @@ export function loadConfig(environment: Environment = process.env, overrides: Co
     merged.server = server;
   }
   if (overrides.workers !== undefined) merged.cluster = { ...(isMapping(merged.cluster) ? merged.cluster : {}), workers: overrides.workers };
-  const config = parseGatewayConfig(merged, configPath);
   const fileIds = new Set(Array.isArray(file.providers) ? file.providers.map(rawProviderId) : []);
-  const environmentIds = ((fromEnvironment.providers ?? []) as RawProvider[]).map((provider) => rawProviderId(provider)!).filter((id) => !fileIds.has(id));
-  return { config, configPath, providersFromEnvironment: environmentIds };
+  const environmentProviders = ((fromEnvironment.providers ?? []) as RawProvider[]).filter((provider) => !fileIds.has(rawProviderId(provider)));
+  // Said in terms of the variables the operator set, not of a providers[] entry they never wrote.
+  if (environmentProviders.some((provider) => provider.type === 'azure' && provider.endpoint === undefined)) {
+    throw new ConfigError([{ path: 'AZURE_OPENAI_ENDPOINT', message: 'is required when AZURE_OPENAI_API_KEY is set (https://<resource>.openai.azure.com)' }], 'environment variables');
+  }
+  const config = parseGatewayConfig(merged, configPath);
+  return { config, configPath, providersFromEnvironment: environmentProviders.map((provider) => rawProviderId(provider)!) };
 }
 
 /** The number of worker processes: `auto` is one per CPU core the process may use. */

@@ -1,24 +1,8 @@
-export {
-  billingOptions,
-  billingStoreOf,
-  type BuildOptions,
-  buildGateway,
-  type BuiltGateway,
-  cacheOptions,
-  catalogModelFacts,
-  catalogPrice,
-  checkModelReferences,
-  type ConfiguredProviders,
-  createPlugins,
-  createProvider,
-  createProviders,
-  type GatewayPlugins,
-  pluginList,
-  providerIds,
-  rateLimitOptions,
-  rateLimitStoreOf,
-} from './build-gateway.js';
-export { type ClusterOptions, clusterErrors, clusterWarnings, runClusterPrimary } from './cluster.js';
+export { type BuildOptions, buildGateway, type BuiltGateway, createPlugins, type GatewayPlugins, pluginList } from './build-gateway.js';
+export { checkModelReferences } from './model-references.js';
+export { type ConfiguredProviders, createProvider, createProviders, providerIds } from './providers.js';
+export { billingOptions, billingStoreOf, cacheOptions, catalogModelFacts, catalogPrice, rateLimitOptions, rateLimitStoreOf } from './plugin-options.js';
+export { type ClusterOptions, clusterErrors, clusterWarnings, runClusterPrimary, shutdownMessage } from './cluster.js';
 export { type Environment, interpolateEnvironment, parseConfigText, readConfigFile } from './config-file.js';
 export {
   type ConfigIssue,
@@ -49,11 +33,9 @@ export {
 export {
   handleShutdown,
   type ShutdownHandle,
-  shutdownMessage,
   type ShutdownOptions,
   type StartedServer,
   type StartOptions,
   startServer,
-  startupWarnings,
 } from './server.js';
-export { describeConfig } from './summary.js';
+export { describeConfig, startupWarnings } from './summary.js';

@@ -1,9 +1,11 @@
 import { createDefaultLogger, type Gateway, type Logger } from '@switchyard/core';
 import type { BillingPlugin } from '@switchyard/plugin-billing';
-import { billingStoreOf, buildGateway, type GatewayPlugins } from './build-gateway.js';
+import { buildGateway, type GatewayPlugins } from './build-gateway.js';
+import { shutdownMessage } from './cluster.js';
 import type { Environment } from './config-file.js';
 import type { GatewayConfig } from './config-schema.js';
 import { type ConfigOverrides, loadConfig } from './environment.js';
+import { startupWarnings } from './summary.js';
 
 export interface StartedServer {
   gateway: Gateway;
@@ -24,25 +26,6 @@ export interface StartOptions extends ConfigOverrides {
   announce?: boolean;
   /** Added to every log line, e.g. `{ worker: 2 }` in cluster mode. */
   logBindings?: Record<string, unknown>;
-}
-
-/** Warnings about how the configuration runs, logged once at startup (by the primary in cluster mode). */
-export function startupWarnings(config: GatewayConfig, demo: boolean): string[] {
-  const warnings: string[] = [];
-  if (demo) {
-    warnings.push(
-      'no provider configured (no providers in the config file, no provider key such as OPENAI_API_KEY in the environment): serving only the built-in demo/echo model, which answers locally by repeating your message',
-    );
-  }
-  const billing = billingStoreOf(config.billing);
-  if (!config.billing.masterKey) {
-    warnings.push(
-      billing
-        ? 'dev mode: no master key (SWITCHYARD_MASTER_KEY or billing.masterKey), so requests without a key are served and the admin API at /admin is open to anyone who can reach this server'
-        : 'dev mode: no master key (SWITCHYARD_MASTER_KEY or billing.masterKey), so requests are not authenticated and usage is not recorded; set one (and DATABASE_URL or SWITCHYARD_DATA_DIR) to issue keys and bill usage',
-    );
-  }
-  return warnings;
 }
 
 /**
@@ -91,9 +74,6 @@ export interface ShutdownHandle {
   /** Removes the signal and IPC listeners. */
   dispose(): void;
 }
-
-/** The IPC message the cluster primary sends its workers to drain and exit. */
-export const shutdownMessage = { type: 'switchyard:shutdown' } as const;
 
 /**
  * Graceful shutdown on SIGTERM and SIGINT: stop accepting connections, let in-flight requests and streams

@@ -1,5 +1,5 @@
-import { billingStoreOf, cacheOptions, rateLimitOptions, rateLimitStoreOf } from './build-gateway.js';
-import { providerIdOf } from './config-schema.js';
+import { billingStoreOf, cacheOptions, rateLimitOptions, rateLimitStoreOf } from './plugin-options.js';
+import { type GatewayConfig, providerIdOf } from './config-schema.js';
 import { type LoadedConfig, workerCount } from './environment.js';
 
 /** Where a provider sends requests, for the summary; never its key. */
@@ -53,4 +53,23 @@ export function describeConfig(loaded: LoadedConfig): string[] {
   plugins.push(`observability (${config.observability.metricsPath === false ? 'no metrics endpoint' : `metrics on ${config.observability.metricsPath}`})`);
   lines.push(`plugins: ${plugins.join(', ')}`);
   return lines;
+}
+
+/** Warnings about how the configuration runs, logged once at startup (by the primary in cluster mode). */
+export function startupWarnings(config: GatewayConfig, demo: boolean): string[] {
+  const warnings: string[] = [];
+  if (demo) {
+    warnings.push(
+      'no provider configured (no providers in the config file, no provider key such as OPENAI_API_KEY in the environment): serving only the built-in demo/echo model, which answers locally by repeating your message',
+    );
+  }
+  const billing = billingStoreOf(config.billing);
+  if (!config.billing.masterKey) {
+    warnings.push(
+      billing
+        ? 'dev mode: no master key (SWITCHYARD_MASTER_KEY or billing.masterKey), so requests without a key are served and the admin API at /admin is open to anyone who can reach this server'
+        : 'dev mode: no master key (SWITCHYARD_MASTER_KEY or billing.masterKey), so requests are not authenticated and usage is not recorded; set one (and DATABASE_URL or SWITCHYARD_DATA_DIR) to issue keys and bill usage',
+    );
+  }
+  return warnings;
 }
