@@ -157,6 +157,27 @@ describe('gateway config schema', () => {
     expect(issuesOf({ fallback: { groups: {}, routes: [{ group: 'missing' }] } })).toEqual(["fallback.routes[0].group: no group named 'missing'"]);
   });
 
+  it('rejects unknown fields in the fallback section too, which its own schema would drop', () => {
+    expect(
+      issuesOf({
+        fallback: {
+          grups: {},
+          groups: { smart: { targets: [{ model: 'a/b', wieght: 2 }], stratgy: 'ordered' } },
+          routes: [{ group: 'smart', match: { header: { 'x-task': 'summary' } } }],
+          retry: { maxAttempts: 2, backoff: 100 },
+        },
+      }),
+    ).toEqual([
+      "fallback.grups: unknown field (did you mean 'groups'?)",
+      "fallback.groups.smart.targets[0].wieght: unknown field (did you mean 'weight'?)",
+      "fallback.groups.smart.stratgy: unknown field (did you mean 'strategy'?)",
+      "fallback.routes[0].match.header: unknown field (did you mean 'headers'?)",
+      'fallback.retry.backoff: unknown field',
+    ]);
+    // Free-form maps (request parameters, header and body matches) take any key.
+    expect(() => parseGatewayConfig({ fallback: { groups: { g: { targets: [{ model: 'a/b', params: { anything: 1 } }] } }, routes: [{ group: 'g', match: { body: { any_field: true } } }] } })).not.toThrow();
+  });
+
   it('names the list and the mapping expected for wrongly shaped sections', () => {
     expect(issuesOf({ providers: { type: 'openai' }, aliases: ['fast'] })).toEqual(['providers: expected a list, got a mapping', 'aliases: expected a mapping, got a list']);
   });

@@ -410,51 +410,44 @@ export function suggestField(unknown: string, known: readonly string[]): string 
   return best?.name;
 }
 
-/** The keys of the strict object schema found at `path`, for suggestions; undefined when not an object. */
-function knownFieldsAt(path: ReadonlyArray<PropertyKey>, input: unknown): string[] | undefined {
-  let schema: unknown = gatewayConfigSchema;
-  let value: unknown = input;
-  const unwrap = (current: unknown): unknown => {
-    let node = current as { def?: { type?: string; innerType?: unknown; in?: unknown; out?: unknown; schema?: unknown } } | undefined;
-    for (let depth = 0; node?.def && depth < 10; depth++) {
-      const def = node.def;
-      if (def.innerType) node = def.innerType as typeof node;
-      else if (def.type === 'pipe') node = (def.in && (def.in as { def?: { type?: string } }).def?.type !== 'transform' ? def.in : def.out) as typeof node;
-      else break;
-    }
-    return node;
-  };
-  for (const segment of path) {
-    schema = unwrap(schema);
-    const node = schema as { def?: { type?: string; shape?: Record<string, unknown>; element?: unknown; valueType?: unknown; options?: unknown[]; discriminator?: string } };
-    const type = node?.def?.type;
-    if (type === 'object') schema = node.def!.shape![String(segment)];
-    else if (type === 'array') schema = node.def!.element;
-    else if (type === 'record') schema = node.def!.valueType;
-    else if (type === 'union') {
-      const branch = (node.def!.options ?? []).find((option) => {
-        const shape = (unwrap(option) as { def?: { shape?: Record<string, unknown> } }).def?.shape;
-        const literal = (shape?.type as { def?: { values?: unknown[]; entries?: Record<string, unknown> } } | undefined)?.def;
-        const kind = (value as { type?: unknown } | undefined)?.type;
-        return literal?.values?.includes(kind) || (literal?.entries && Object.values(literal.entries).includes(kind));
-      });
-      if (!branch) return undefined;
-      schema = (unwrap(branch) as { def: { shape: Record<string, unknown> } }).def.shape[String(segment)];
-    } else return undefined;
-    value = (value as Record<PropertyKey, unknown> | undefined)?.[segment];
+/** The schema under optional, default and preprocess wrappers. */
+function unwrapSchema(schema: z.core.$ZodType): z.core.$ZodType {
+  let current = schema;
+  for (;;) {
+    if (current instanceof z.ZodOptional || current instanceof z.ZodDefault || current instanceof z.ZodPrefault || current instanceof z.ZodNullable) current = current.unwrap();
+    // A preprocess is a pipe from the transform into the real schema.
+    else if (current instanceof z.ZodPipe) current = current.out;
+    else return current;
   }
-  schema = unwrap(schema);
-  const node = schema as { def?: { type?: string; shape?: Record<string, unknown>; options?: unknown[] } };
-  if (node?.def?.type === 'object') return Object.keys(node.def.shape ?? {});
-  if (node?.def?.type === 'union') {
+}
+
+/** The object schema a (possibly discriminated) schema applies to `value`, if any. */
+function objectFor(schema: z.core.$ZodType, value: unknown): z.ZodObject | undefined {
+  const unwrapped = unwrapSchema(schema);
+  if (unwrapped instanceof z.ZodObject) return unwrapped;
+  if (unwrapped instanceof z.ZodDiscriminatedUnion) {
     const kind = (value as { type?: unknown } | undefined)?.type;
-    for (const option of node.def.options ?? []) {
-      const shape = (unwrap(option) as { def?: { shape?: Record<string, unknown> } }).def?.shape;
-      const literal = (shape?.type as { def?: { values?: unknown[]; entries?: Record<string, unknown> } } | undefined)?.def;
-      if (literal?.values?.includes(kind) || (literal?.entries && Object.values(literal.entries).includes(kind))) return Object.keys(shape ?? {});
+    for (const option of unwrapped.options) {
+      const object = objectFor(option, value);
+      if (object?.shape.type?.safeParse(kind).success) return object;
     }
   }
   return undefined;
+}
+
+/** The fields of the object schema at `path` in the configuration, for suggestions. */
+function knownFieldsAt(path: ReadonlyArray<PropertyKey>, input: unknown): string[] {
+  let schema: z.core.$ZodType | undefined = gatewayConfigSchema;
+  let value = input;
+  for (const segment of path) {
+    const unwrapped: z.core.$ZodType = unwrapSchema(schema);
+    if (unwrapped instanceof z.ZodArray) schema = unwrapped.element;
+    else if (unwrapped instanceof z.ZodRecord) schema = unwrapped.valueType;
+    else schema = objectFor(unwrapped, value)?.shape[String(segment)];
+    if (!schema) return [];
+    value = (value as Record<PropertyKey, unknown> | undefined)?.[segment];
+  }
+  return Object.keys(objectFor(schema, value)?.shape ?? {});
 }
 
 function valueAt(input: unknown, path: ReadonlyArray<PropertyKey>): unknown {
@@ -470,7 +463,7 @@ function describeIssues(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] 
   const path = issue.path;
   switch (issue.code) {
     case 'unrecognized_keys': {
-      const known = knownFieldsAt(path, input) ?? [];
+      const known = knownFieldsAt(path, input);
       return issue.keys.map((key) => {
         const suggestion = suggestField(key, known);
         return { path: formatConfigPath([...path, key]), message: `unknown field${suggestion ? ` (did you mean '${suggestion}'?)` : ''}` };
@@ -520,12 +513,35 @@ function describeIssues(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] 
   }
 }
 
+/**
+ * Fields no schema knows, below a schema that ignores them: the fallback plugin's schema strips unknown
+ * fields, and a misspelt `grups` or `wieght` would otherwise quietly route differently than written.
+ */
+function unknownFields(schema: z.core.$ZodType, value: unknown, path: PropertyKey[]): ConfigIssue[] {
+  const unwrapped = unwrapSchema(schema);
+  if (unwrapped instanceof z.ZodArray) {
+    return Array.isArray(value) ? value.flatMap((item, index) => unknownFields(unwrapped.element, item, [...path, index])) : [];
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [];
+  if (unwrapped instanceof z.ZodRecord) {
+    return Object.entries(value).flatMap(([key, item]) => unknownFields(unwrapped.valueType, item, [...path, key]));
+  }
+  const object = objectFor(unwrapped, value);
+  if (!object) return [];
+  const known = Object.keys(object.shape);
+  return Object.entries(value).flatMap(([key, item]) => {
+    const field = object.shape[key];
+    if (field) return unknownFields(field, item, [...path, key]);
+    const suggestion = suggestField(key, known);
+    return [{ path: formatConfigPath([...path, key]), message: `unknown field${suggestion ? ` (did you mean '${suggestion}'?)` : ''}` }];
+  });
+}
+
 /** Validates a configuration object (already interpolated); throws ConfigError naming every bad field. */
 export function parseGatewayConfig(input: unknown, source?: string): GatewayConfig {
   const result = gatewayConfigSchema.safeParse(input ?? {});
-  if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.flatMap((issue) => describeIssues(issue, input)),
-    source,
-  );
+  const fallback = (input as { fallback?: unknown } | null | undefined)?.fallback;
+  const issues = [...(result.success ? [] : result.error.issues.flatMap((issue) => describeIssues(issue, input))), ...unknownFields(fallbackConfigSchema, fallback, ['fallback'])];
+  if (result.success && issues.length === 0) return result.data;
+  throw new ConfigError(issues, source);
 }
