@@ -1,9 +1,10 @@
-import { createDefaultLogger, createGateway, type Gateway, type Logger, type Plugin } from '@switchyard/core';
+import { createDefaultLogger, createGateway, type Gateway, GatewayError, type Logger, type Plugin } from '@switchyard/core';
 import { type BillingPlugin, createBillingPlugin } from '@switchyard/plugin-billing';
 import { type CachePlugin, createCachePlugin } from '@switchyard/plugin-cache';
 import { createFallbackPlugin, type FallbackPlugin } from '@switchyard/plugin-fallback';
 import { createObservabilityPlugin, type ObservabilityPlugin } from '@switchyard/plugin-observability';
 import { createRateLimitPlugin, type RateLimitPlugin } from '@switchyard/plugin-ratelimit';
+import { requestClusterMetrics } from './cluster-metrics.js';
 import type { GatewayConfig } from './config-schema.js';
 import { billingOptions, cacheOptions, catalogModelFacts, defined, rateLimitOptions } from './plugin-options.js';
 import { createProviders } from './providers.js';
@@ -22,7 +23,7 @@ export interface GatewayPlugins {
  * fallback wraps the upstream call with retries; observability is last, so its upstream wrapper is the
  * innermost one and sees every attempt, and its response hook sees what every other plugin decided.
  */
-export function createPlugins(config: GatewayConfig): GatewayPlugins {
+export function createPlugins(config: GatewayConfig, options: { clusterMetrics?: boolean } = {}): GatewayPlugins {
   // Options first: they may reject the configuration, and nothing (no Redis client, no database pool) is open yet.
   const billing = billingOptions(config);
   const rateLimit = rateLimitOptions(config);
@@ -34,7 +35,8 @@ export function createPlugins(config: GatewayConfig): GatewayPlugins {
     cache: cache ? createCachePlugin(cache) : undefined,
     fallback,
     observability: createObservabilityPlugin({
-      metricsPath: config.observability.metricsPath,
+      // In a cluster worker the route is the gateway's own, answering with every worker's metrics.
+      metricsPath: options.clusterMetrics ? false : config.observability.metricsPath,
       logContent: config.observability.logContent,
       requestLog: config.observability.requestLog,
       breakers: function* () {
@@ -60,6 +62,8 @@ export interface BuiltGateway {
 export interface BuildOptions {
   /** Default: pino at `server.logLevel`. */
   logger?: Logger;
+  /** A cluster worker: `/metrics` answers with the whole cluster's metrics, gathered by the primary. */
+  clusterMetrics?: boolean;
 }
 
 /** Builds the gateway a configuration describes; it is not listening yet (`gateway.listen`). */
@@ -67,7 +71,7 @@ export function buildGateway(config: GatewayConfig, options: BuildOptions = {}):
   const { providers, demo } = createProviders(config);
   let plugins: GatewayPlugins;
   try {
-    plugins = createPlugins(config);
+    plugins = createPlugins(config, { clusterMetrics: options.clusterMetrics });
   } catch (error) {
     for (const provider of providers) void provider.close?.();
     throw error;
@@ -83,5 +87,18 @@ export function buildGateway(config: GatewayConfig, options: BuildOptions = {}):
     drainTimeoutMs: server.drainTimeoutMs,
     cors: server.cors ? defined({ origins: server.cors.origins, credentials: server.cors.credentials, maxAgeSeconds: server.cors.maxAgeSeconds }) : false,
   });
+  const { metricsPath } = config.observability;
+  if (options.clusterMetrics && metricsPath !== false) {
+    gateway.router.get(metricsPath, async (ctx) => {
+      let metrics: { text: string; contentType: string };
+      try {
+        metrics = await requestClusterMetrics();
+      } catch (error) {
+        throw new GatewayError({ message: `Cluster metrics are unavailable: ${(error as Error).message}.`, status: 503, type: 'service_unavailable', code: 'metrics_unavailable', isRetryable: true });
+      }
+      ctx.type = metrics.contentType;
+      ctx.body = metrics.text;
+    });
+  }
   return { gateway, config, plugins, demo };
 }

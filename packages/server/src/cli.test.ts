@@ -245,8 +245,21 @@ function postOnNewConnection(url: string, path: string, body: unknown, headers: 
   });
 }
 
+function getOnNewConnection(url: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(`${url}${path}`, { agent: false }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+    });
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
+
 describe('switchyard serve --workers', () => {
-  it('runs two workers on one port, restarts one that dies, and drains both on SIGTERM', async () => {
+  it('runs two workers on one port with one /metrics, restarts one that dies, and drains both on SIGTERM', async () => {
     const gateway = serve(['--port', '0', '--workers', '2'], cleanEnvironment({ LOG_LEVEL: 'info' }));
     const ready = await gateway.waitForLog((line) => typeof line.msg === 'string' && line.msg.startsWith('Switchyard cluster ready'), 40_000);
     const url = ready.url as string;
@@ -272,6 +285,13 @@ describe('switchyard serve --workers', () => {
       Array.from({ length: 8 }, (_, index) => gateway.waitForLog((line) => line.msg === 'request' && line.requestId === `cluster-${index}`)),
     );
     expect(new Set(requestLines.map((line) => line.pid))).toEqual(new Set(workerPids));
+
+    // Whichever worker a scrape lands on, /metrics counts the whole cluster's requests.
+    for (let scrape = 0; scrape < 4; scrape++) {
+      const metrics = await getOnNewConnection(url, '/metrics');
+      expect(metrics.status).toBe(200);
+      expect(metrics.body).toMatch(/switchyard_requests_total\{operation="chat",model="demo\/echo",provider="demo",status="200",cache="miss"\} 8\n/);
+    }
 
     // A worker killed from outside is replaced; the port keeps answering meanwhile.
     process.kill(workerPids[0]!, 'SIGKILL');

@@ -127,7 +127,7 @@ async function serveAsWorker(overrides: ConfigOverrides): Promise<void> {
   // Ctrl-C reaches every process of the terminal's group; the primary coordinates the shutdown.
   process.on('SIGINT', () => {});
   const { handleShutdown, startServer } = await import('./server.js');
-  const server = await startServer(process.env, undefined, { ...overrides, announce: false, logBindings: { worker: cluster.worker?.id } });
+  const server = await startServer(process.env, undefined, { ...overrides, announce: false, logBindings: { worker: cluster.worker?.id }, clusterMetrics: true });
   handleShutdown(server, { signals: ['SIGTERM'], listenToParent: true });
 }
 
@@ -154,8 +154,9 @@ async function serve(overrides: ConfigOverrides): Promise<number | undefined> {
     return undefined;
   }
   // The primary only forks and watches: it loads no plugin, provider or HTTP code.
-  const [{ clusterErrors, clusterWarnings, runClusterPrimary }, { startupWarnings }, { createDefaultLogger }] = await Promise.all([
+  const [{ clusterErrors, clusterWarnings, runClusterPrimary }, { serveClusterMetrics }, { startupWarnings }, { createDefaultLogger }] = await Promise.all([
     import('./cluster.js'),
+    import('./cluster-metrics.js'),
     import('./summary.js'),
     import('@switchyard/core'),
   ]);
@@ -167,6 +168,7 @@ async function serve(overrides: ConfigOverrides): Promise<number | undefined> {
   const logger = createDefaultLogger(config.server.logLevel).child({ cluster: 'primary' });
   for (const warning of [...startupWarnings(config, config.providers.length === 0), ...clusterWarnings(config, workers)]) logger.warn(warning);
   logger.info({ workers }, `starting ${workers} workers`);
+  serveClusterMetrics();
   runClusterPrimary({ workers, logger, drainTimeoutMs: config.server.drainTimeoutMs });
   return undefined;
 }

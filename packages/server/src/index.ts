@@ -2,6 +2,7 @@ export { type BuildOptions, buildGateway, type BuiltGateway, createPlugins, type
 export { checkModelReferences } from './model-references.js';
 export { type ConfiguredProviders, createProvider, createProviders, providerIds } from './providers.js';
 export { billingOptions, billingStoreOf, cacheOptions, catalogModelFacts, catalogPrice, rateLimitOptions, rateLimitStoreOf } from './plugin-options.js';
+export { type MetricsSource, requestClusterMetrics, serveClusterMetrics, shareWorkerMetrics } from './cluster-metrics.js';
 export { type ClusterOptions, clusterErrors, clusterWarnings, runClusterPrimary, shutdownMessage } from './cluster.js';
 export { type Environment, interpolateEnvironment, parseConfigText, readConfigFile } from './config-file.js';
 export {

@@ -2,6 +2,7 @@ import { createDefaultLogger, type Gateway, type Logger } from '@switchyard/core
 import type { BillingPlugin } from '@switchyard/plugin-billing';
 import { buildGateway, type GatewayPlugins } from './build-gateway.js';
 import { shutdownMessage } from './cluster.js';
+import { shareWorkerMetrics } from './cluster-metrics.js';
 import type { Environment } from './config-file.js';
 import type { GatewayConfig } from './config-schema.js';
 import { type ConfigOverrides, loadConfig } from './environment.js';
@@ -26,6 +27,8 @@ export interface StartOptions extends ConfigOverrides {
   announce?: boolean;
   /** Added to every log line, e.g. `{ worker: 2 }` in cluster mode. */
   logBindings?: Record<string, unknown>;
+  /** A cluster worker: share this worker's metrics with the primary and serve the cluster's on `/metrics`. */
+  clusterMetrics?: boolean;
 }
 
 /**
@@ -36,12 +39,14 @@ export async function startServer(environment: Environment = process.env, logger
   const { config, configPath } = loadConfig(environment, options);
   const baseLogger = logger ?? createDefaultLogger(config.server.logLevel);
   const serverLogger = options.logBindings ? baseLogger.child(options.logBindings) : baseLogger;
-  const { gateway, plugins, demo } = buildGateway(config, { logger: serverLogger });
+  const { gateway, plugins, demo } = buildGateway(config, { logger: serverLogger, clusterMetrics: options.clusterMetrics });
+  const stopSharing = options.clusterMetrics ? shareWorkerMetrics(plugins.observability.registry) : undefined;
   let url: string;
   try {
     ({ url } = await gateway.listen(config.server.port, config.server.host));
   } catch (error) {
     // Plugins that did start (database pools, Redis clients) are closed so the process can exit.
+    stopSharing?.();
     await gateway.close().catch(() => {});
     throw error;
   }
@@ -51,7 +56,18 @@ export async function startServer(environment: Environment = process.env, logger
     { url, providers, config: configPath, plugins: Object.entries(plugins).filter(([, plugin]) => plugin !== undefined).map(([name]) => name) },
     `Switchyard gateway ready at ${url}/v1 (providers: ${providers.join(', ')})`,
   );
-  return { gateway, config, plugins, billing: plugins.billing, url, demo, close: () => gateway.close() };
+  return {
+    gateway,
+    config,
+    plugins,
+    billing: plugins.billing,
+    url,
+    demo,
+    close: () => {
+      stopSharing?.();
+      return gateway.close();
+    },
+  };
 }
 
 export interface ShutdownOptions {
