@@ -153,7 +153,7 @@ async function serve(overrides: ConfigOverrides): Promise<number | undefined> {
     handleShutdown(server);
     return undefined;
   }
-  // The primary only forks and watches: it loads no plugin, provider or HTTP code.
+  // The primary forks and watches; it never builds a gateway, so it holds no provider, Redis or database connection.
   const [{ clusterErrors, clusterWarnings, runClusterPrimary }, { serveClusterMetrics }, { startupWarnings }, { createDefaultLogger }] = await Promise.all([
     import('./cluster.js'),
     import('./cluster-metrics.js'),

@@ -1,6 +1,6 @@
 import { createDefaultLogger, type Gateway, type Logger } from '@switchyard/core';
 import type { BillingPlugin } from '@switchyard/plugin-billing';
-import { buildGateway, type GatewayPlugins } from './build-gateway.js';
+import { buildGateway, type GatewayPlugins, pluginList } from './build-gateway.js';
 import { shutdownMessage } from './cluster.js';
 import { shareWorkerMetrics } from './cluster-metrics.js';
 import type { Environment } from './config-file.js';
@@ -53,7 +53,7 @@ export async function startServer(environment: Environment = process.env, logger
   if (options.announce ?? true) for (const warning of startupWarnings(config, demo)) gateway.logger.warn(warning);
   const providers = gateway.providers.list().map((provider) => provider.id);
   gateway.logger.info(
-    { url, providers, config: configPath, plugins: Object.entries(plugins).filter(([, plugin]) => plugin !== undefined).map(([name]) => name) },
+    { url, providers, config: configPath, plugins: pluginList(plugins).map((plugin) => plugin.name) },
     `Switchyard gateway ready at ${url}/v1 (providers: ${providers.join(', ')})`,
   );
   return {
