@@ -1,5 +1,6 @@
 import type { Scenario } from '../lib/scenario.js';
 import { foundationScenario } from './foundation.js';
+import { ratelimitScenario } from './ratelimit.js';
 
 /** Every scenario `pnpm bench` knows, in the order they run when none is named. */
-export const scenarios: readonly Scenario[] = [foundationScenario];
+export const scenarios: readonly Scenario[] = [foundationScenario, ratelimitScenario];
