@@ -47,6 +47,8 @@ describe('example server with Azure OpenAI', () => {
     server = await startServer(
       {
         PORT: '0',
+        // Repeated identical requests here test the upstream path, not the cache.
+        SWITCHYARD_CACHE: 'off',
         AZURE_OPENAI_API_KEY: 'azure-test-key',
         AZURE_OPENAI_ENDPOINT: azure.url,
         AZURE_OPENAI_API_VERSION: apiVersion,

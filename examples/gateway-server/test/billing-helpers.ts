@@ -159,6 +159,8 @@ export async function startBillingServer(options: BillingServerOptions): Promise
   const server = await startServer(
     {
       PORT: '0',
+      // These tests count upstream calls and charges per request: identical requests must not hit the cache.
+      SWITCHYARD_CACHE: 'off',
       OPENAI_API_KEY: 'upstream-key',
       OPENAI_BASE_URL: `${options.upstream.url}/v1`,
       SWITCHYARD_CONFIG: configPath,

@@ -63,7 +63,8 @@ describe('example server with OpenAI, called with the openai SDK', () => {
       if (!behaviour) return sendJson(response, 404, fixtureJson('error-404-model-not-found.json'));
       await behaviour(response, body.stream === true, raw.socket);
     });
-    server = await startServer({ PORT: '0', OPENAI_API_KEY: 'test', OPENAI_BASE_URL: `${upstream.url}/v1` }, silentLogger);
+    // Repeated identical requests here test the upstream path, not the cache (tested in plugin-cache).
+    server = await startServer({ PORT: '0', SWITCHYARD_CACHE: 'off', OPENAI_API_KEY: 'test', OPENAI_BASE_URL: `${upstream.url}/v1` }, silentLogger);
     client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'client-key', maxRetries: 0 });
   });
 
