@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatResult, ProviderCallOptions, ProviderModel, ProviderV1 } from '@switchyard/core';
-import { HttpClient, type HttpClientOptions, readText, transportError, type UpstreamResponse } from '../shared/http-client.js';
+import { HttpClient, type HttpClientOptions, readJsonBody, transportError, type UpstreamResponse } from '../shared/http-client.js';
 import { parseServerSentEvents } from '../shared/sse.js';
 import { malformedResponseError } from '../shared/upstream-error.js';
 import { anthropicMessageSchema, anthropicModelListSchema } from './anthropic-api.js';
@@ -50,16 +50,7 @@ export function createAnthropic(options: AnthropicProviderOptions): ProviderV1 {
   });
   let modelCache: { expiresAt: number; models: ProviderModel[] } | undefined;
 
-  async function readJson(response: UpstreamResponse): Promise<unknown> {
-    const text = await readText(response.body, 64 * 1024 * 1024).catch((error: unknown) => {
-      throw transportError(error, provider);
-    });
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      throw malformedResponseError(provider, 'the body is not JSON', error);
-    }
-  }
+  const readJson = (response: UpstreamResponse): Promise<unknown> => readJsonBody(response.body, provider);
 
   return {
     specificationVersion: 'v1',
@@ -68,17 +59,16 @@ export function createAnthropic(options: AnthropicProviderOptions): ProviderV1 {
 
     async chat(modelId: string, request: ChatCompletionRequest, callOptions: ProviderCallOptions): Promise<ChatResult> {
       const body = convertToAnthropicRequest(modelId, request, { defaultMaxTokens: options.defaultMaxTokens });
-      const response = await client.request({
-        method: 'POST',
-        path: '/messages',
-        body: JSON.stringify(body),
-        headers: { 'x-request-id': callOptions.requestId, ...(body.stream ? { accept: 'text/event-stream' } : {}), ...callOptions.headers },
-        signal: callOptions.signal,
-      });
-      if (response.status >= 400) {
-        const bodyText = await readText(response.body).catch(() => '');
-        throw createAnthropicError(provider, response.status, response.headers, bodyText);
-      }
+      const response = await client.requestOk(
+        {
+          method: 'POST',
+          path: '/messages',
+          body: JSON.stringify(body),
+          headers: { 'x-request-id': callOptions.requestId, ...(body.stream ? { accept: 'text/event-stream' } : {}), ...callOptions.headers },
+          signal: callOptions.signal,
+        },
+        (status, headers, bodyText) => createAnthropicError(provider, status, headers, bodyText),
+      );
       const fallbackId = `chatcmpl-${randomUUID()}`;
       if (body.stream) {
         const contentType = String(response.headers['content-type'] ?? '');
@@ -106,15 +96,8 @@ export function createAnthropic(options: AnthropicProviderOptions): ProviderV1 {
       // Anthropic pages its list; a handful of pages covers every model it has ever served.
       for (let page = 0; page < 10; page++) {
         const query = `?limit=1000${afterId ? `&after_id=${encodeURIComponent(afterId)}` : ''}`;
-        const response = await client.request({ method: 'GET', path: `/models${query}`, signal });
-        const text = await readText(response.body);
-        if (response.status >= 400) throw createAnthropicError(provider, response.status, response.headers, text);
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch (error) {
-          throw malformedResponseError(provider, 'the model list is not JSON', error);
-        }
+        const response = await client.requestOk({ method: 'GET', path: `/models${query}`, signal }, (status, headers, text) => createAnthropicError(provider, status, headers, text));
+        const json = await readJsonBody(response.body, provider, 'the model list');
         const parsed = anthropicModelListSchema.safeParse(json);
         if (!parsed.success) throw malformedResponseError(provider, 'the body is not a model list');
         for (const model of parsed.data.data) {

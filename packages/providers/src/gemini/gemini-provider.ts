@@ -10,7 +10,7 @@ import type {
   ProviderV1,
 } from '@switchyard/core';
 import { GatewayError } from '@switchyard/core';
-import { HttpClient, type HttpClientOptions, readText, transportError, type UpstreamResponse } from '../shared/http-client.js';
+import { HttpClient, type HttpClientOptions, readJsonBody, transportError, type UpstreamResponse } from '../shared/http-client.js';
 import { parseServerSentEvents } from '../shared/sse.js';
 import { malformedResponseError } from '../shared/upstream-error.js';
 import { convertGeminiResponse, convertGeminiStreamEvent, createGeminiStreamState, finishGeminiStream, type GeminiConversionOptions } from './convert-gemini-stream.js';
@@ -63,31 +63,14 @@ export function createGemini(options: GeminiOptions): ProviderV1 {
   });
   let modelCache: { expiresAt: number; models: ProviderModel[] } | undefined;
 
-  async function post(path: string, body: unknown, callOptions: ProviderCallOptions): Promise<UpstreamResponse> {
-    const response = await client.request({
-      method: 'POST',
-      path,
-      body: JSON.stringify(body),
-      headers: callOptions.headers,
-      signal: callOptions.signal,
-    });
-    if (response.status >= 400) {
-      const bodyText = await readText(response.body).catch(() => '');
-      throw createGeminiError(provider, response.status, response.headers, bodyText);
-    }
-    return response;
+  function post(path: string, body: unknown, callOptions: ProviderCallOptions): Promise<UpstreamResponse> {
+    return client.requestOk(
+      { method: 'POST', path, body: JSON.stringify(body), headers: callOptions.headers, signal: callOptions.signal },
+      (status, headers, bodyText) => createGeminiError(provider, status, headers, bodyText),
+    );
   }
 
-  async function readJson(response: UpstreamResponse): Promise<unknown> {
-    const text = await readText(response.body, 64 * 1024 * 1024).catch((error: unknown) => {
-      throw transportError(error, provider);
-    });
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      throw malformedResponseError(provider, 'the body is not JSON', error);
-    }
-  }
+  const readJson = (response: UpstreamResponse): Promise<unknown> => readJsonBody(response.body, provider);
 
   /** A 200 whose body is Google's error object still is an error. */
   function errorInBody(json: unknown, response: UpstreamResponse): GatewayError | undefined {
@@ -170,15 +153,8 @@ export function createGemini(options: GeminiOptions): ProviderV1 {
       let pageToken: string | undefined;
       for (let page = 0; page < maxModelPages; page++) {
         const query = `?pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ''}`;
-        const response = await client.request({ method: 'GET', path: `/models${query}`, signal });
-        const text = await readText(response.body);
-        if (response.status >= 400) throw createGeminiError(provider, response.status, response.headers, text);
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch (error) {
-          throw malformedResponseError(provider, 'the model list is not JSON', error);
-        }
+        const response = await client.requestOk({ method: 'GET', path: `/models${query}`, signal }, (status, headers, text) => createGeminiError(provider, status, headers, text));
+        const json = await readJsonBody(response.body, provider, 'the model list');
         const parsed = geminiModelListSchema.safeParse(json);
         if (!parsed.success) throw malformedResponseError(provider, 'the body is not a model list');
         for (const model of parsed.data.models ?? []) {

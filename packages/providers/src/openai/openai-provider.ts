@@ -11,7 +11,7 @@ import type {
   ProviderV1,
 } from '@switchyard/core';
 import { GatewayError } from '@switchyard/core';
-import { HttpClient, type HttpClientOptions, readText, transportError } from '../shared/http-client.js';
+import { HttpClient, type HttpClientOptions, readJsonBody, transportError, type UpstreamResponse } from '../shared/http-client.js';
 import { createServerSentEventReader } from '../shared/sse.js';
 import { createUpstreamError, malformedResponseError, type ProviderErrorDetails } from '../shared/upstream-error.js';
 import { withCatalogFacts } from '../catalog/model-catalog.js';
@@ -99,31 +99,20 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
     return path;
   }
 
-  async function post(path: string, body: unknown, callOptions: ProviderCallOptions) {
-    const response = await client.request({
-      method: 'POST',
-      path,
-      body: JSON.stringify(body),
-      headers: { 'x-request-id': callOptions.requestId, ...callOptions.headers },
-      signal: callOptions.signal,
-    });
-    if (response.status >= 400) {
-      const bodyText = await readText(response.body).catch(() => '');
-      throw upstreamError(response.status, response.headers, bodyText);
-    }
-    return response;
+  function post(path: string, body: unknown, callOptions: ProviderCallOptions): Promise<UpstreamResponse> {
+    return client.requestOk(
+      {
+        method: 'POST',
+        path,
+        body: JSON.stringify(body),
+        headers: { 'x-request-id': callOptions.requestId, ...callOptions.headers },
+        signal: callOptions.signal,
+      },
+      upstreamError,
+    );
   }
 
-  async function readJson(response: Awaited<ReturnType<typeof post>>): Promise<unknown> {
-    const text = await readText(response.body, 64 * 1024 * 1024).catch((error: unknown) => {
-      throw transportError(error, provider);
-    });
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      throw malformedResponseError(provider, 'the body is not JSON', error);
-    }
-  }
+  const readJson = (response: UpstreamResponse): Promise<unknown> => readJsonBody(response.body, provider);
 
   return {
     specificationVersion: 'v1',
@@ -179,15 +168,8 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
       if (modelCache && modelCache.expiresAt > Date.now()) return modelCache.models;
       const path = buildPath('models', undefined);
       if (path === null) return [];
-      const response = await client.request({ method: 'GET', path, signal });
-      const text = await readText(response.body);
-      if (response.status >= 400) throw upstreamError(response.status, response.headers, text);
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (error) {
-        throw malformedResponseError(provider, 'the model list is not JSON', error);
-      }
+      const response = await client.requestOk({ method: 'GET', path, signal }, upstreamError);
+      const json = await readJsonBody(response.body, provider, 'the model list');
       const parsed = openAIModelListSchema.safeParse(json);
       if (!parsed.success) throw malformedResponseError(provider, 'the body is not a model list');
       const models = withCatalogFacts(

@@ -1,5 +1,6 @@
 import { GatewayError, isAbortError } from '@switchyard/core';
 import { Pool, type Dispatcher } from 'undici';
+import { malformedResponseError } from './upstream-error.js';
 
 export interface HttpClientOptions {
   /** Provider id, put on errors so fallback and logs know where they came from. */
@@ -73,6 +74,22 @@ export class HttpClient {
     } catch (error) {
       throw transportError(error, this.provider);
     }
+  }
+
+  /**
+   * Like `request`, for calls whose error answers the adapter maps itself: an HTTP error status is read and
+   * thrown as `toError(status, headers, bodyText)`.
+   */
+  async requestOk(
+    options: UpstreamRequestOptions,
+    toError: (status: number, headers: UpstreamResponse['headers'], bodyText: string) => unknown,
+  ): Promise<UpstreamResponse> {
+    const response = await this.request(options);
+    if (response.status >= 400) {
+      const bodyText = await readText(response.body).catch(() => '');
+      throw toError(response.status, response.headers, bodyText);
+    }
+    return response;
   }
 
   async close(): Promise<void> {
@@ -177,4 +194,19 @@ function readStreamText(body: ReadableBody, maxBytes: number): Promise<string> {
       reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
     });
   });
+}
+
+/**
+ * Reads a successful answer's body as JSON. A connection lost while reading is a transport error, a body
+ * that is not JSON a malformed answer: every adapter reports both the same way.
+ */
+export async function readJsonBody(body: AsyncIterable<Buffer>, provider: string, what = 'the body', maxBytes = 64 * 1024 * 1024): Promise<unknown> {
+  const text = await readText(body, maxBytes).catch((error: unknown) => {
+    throw transportError(error, provider);
+  });
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw malformedResponseError(provider, `${what} is not JSON`, error);
+  }
 }
