@@ -87,17 +87,7 @@ export class Pipeline {
         response = await target.provider.embeddings(target.modelId, context.body, { signal: context.signal, requestId: context.id });
         this.#setServedHeaders(context);
       }
-      await this.#runResponseHooks(context, {
-        operation: 'embeddings',
-        response,
-        usage: response.usage,
-        streamed: false,
-        aborted: false,
-        answeredBy,
-        target: context.target,
-        durationMs: performance.now() - context.startedAt,
-      });
-      responder.json(200, response);
+      await this.#sendWhole(context, responder, { operation: 'embeddings', response }, answeredBy);
     } catch (error) {
       const gatewayError = toGatewayError(error);
       await this.#runErrorHooks(context, gatewayError, { durationMs: performance.now() - context.startedAt });
@@ -200,17 +190,19 @@ export class Pipeline {
       return;
     }
     const response = result.type === 'response' ? result.response : await collectStream(result.stream);
-    await this.#runResponseHooks(context, {
-      operation: 'chat',
-      response,
-      usage: response.usage,
-      streamed: false,
-      aborted: false,
-      answeredBy,
-      target: context.target,
-      durationMs: performance.now() - context.startedAt,
-    });
-    responder.json(200, response);
+    await this.#sendWhole(context, responder, { operation: 'chat', response }, answeredBy);
+  }
+
+  /** Runs the response hooks first (they may still set headers), then sends the whole answer as JSON. */
+  async #sendWhole(
+    context: RequestContext<any>,
+    responder: Responder,
+    whole: { operation: 'chat'; response: ChatCompletion } | { operation: 'embeddings'; response: EmbeddingResponse },
+    answeredBy: string,
+  ): Promise<void> {
+    const outcome = { ...whole, usage: whole.response.usage, streamed: false, aborted: false, answeredBy, target: context.target, durationMs: performance.now() - context.startedAt };
+    await this.#runResponseHooks(context, outcome as ResponseOutcome);
+    responder.json(200, whole.response);
   }
 
   #applyChunkHooks(chunk: ChatCompletionChunk, context: ChatContext): ChatCompletionChunk | null {
