@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { RateLimitStore } from '@switchyard/plugin-ratelimit';
 import { isMeasurementChild, runMeasurementChild, serveMeasurement } from '../lib/child-measurement.js';
 import type { BenchSettings, Scenario, ScenarioReport } from '../lib/scenario.js';
 import { formatMs, percentile } from '../lib/stats.js';
@@ -104,9 +105,7 @@ async function measure(options: MeasureOptions): Promise<MeasureResult> {
   return { figures };
 }
 
-type Store = InstanceType<typeof import('@switchyard/plugin-ratelimit').MemoryRateLimitStore>;
-
-async function measureStore(name: string, store: Store, unchecked: () => number): Promise<StoreFigures> {
+async function measureStore(name: string, store: RateLimitStore, unchecked: () => number): Promise<StoreFigures> {
   const minute = 60_000;
   // Limits far above what the run sends: every request is admitted, as most requests are.
   const scope = '{key:bench-key}';
