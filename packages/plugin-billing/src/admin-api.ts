@@ -81,17 +81,8 @@ const createKeySchema = z.strictObject({
   metadata: metadata.optional(),
 });
 
-const updateKeySchema = z.strictObject({
-  name: z.string().trim().min(1).max(200).optional(),
-  models: models.optional(),
-  max_budget_usd: money.nullable().optional(),
-  budget_period: z.enum(budgetPeriods).optional(),
-  rpm: limit.optional(),
-  tpm: limit.optional(),
-  max_concurrency: limit.optional(),
-  expires_at: timestamp.nullable().optional(),
-  metadata: metadata.optional(),
-});
+/** Every field of a new key, each optional: a PATCH changes what it names. */
+const updateKeySchema = createKeySchema.partial();
 
 const creditsSchema = z.strictObject({
   amount_usd: z

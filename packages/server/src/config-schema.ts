@@ -45,8 +45,10 @@ const providerId = () => text().regex(/^[A-Za-z0-9][\w.-]*$/, 'must be letters, 
 const stringList = () => z.array(text());
 const headers = () => z.record(z.string(), z.string());
 
-/** Connection settings every HTTP provider accepts. */
-const connectionFields = {
+/** Settings every HTTP provider accepts: extra headers, bare-name prefixes and the connection. */
+const httpProviderFields = {
+  headers: headers().optional(),
+  modelPrefixes: z.array(z.string()).optional(),
   /** Time to open a connection. */
   connectTimeoutMs: integer(1).optional(),
   /** Time to the response headers. */
@@ -66,11 +68,9 @@ const presetProviderSchema = z.strictObject({
   id: providerId().optional(),
   apiKey: text(),
   baseURL: httpUrl().optional(),
-  headers: headers().optional(),
-  modelPrefixes: z.array(z.string()).optional(),
   models: stringList().optional(),
   streamUsage: flag().optional(),
-  ...connectionFields,
+  ...httpProviderFields,
 });
 
 const ollamaProviderSchema = z.strictObject({
@@ -79,10 +79,8 @@ const ollamaProviderSchema = z.strictObject({
   /** Ollama runs without authentication; a key is sent only when a proxy in front of it wants one. */
   apiKey: text().optional(),
   baseURL: httpUrl().optional(),
-  headers: headers().optional(),
-  modelPrefixes: z.array(z.string()).optional(),
   models: stringList().optional(),
-  ...connectionFields,
+  ...httpProviderFields,
 });
 
 const compatibleProviderSchema = z.strictObject({
@@ -91,13 +89,11 @@ const compatibleProviderSchema = z.strictObject({
   id: providerId(),
   baseURL: httpUrl(),
   apiKey: text().optional(),
-  headers: headers().optional(),
-  modelPrefixes: z.array(z.string()).optional(),
   models: stringList().optional(),
   streamUsage: flag().optional(),
   /** The provider id under which the model catalog knows this server's models. */
   catalogProvider: text().optional(),
-  ...connectionFields,
+  ...httpProviderFields,
 });
 
 const anthropicProviderSchema = z.strictObject({
@@ -105,14 +101,12 @@ const anthropicProviderSchema = z.strictObject({
   id: providerId().optional(),
   apiKey: text(),
   baseURL: httpUrl().optional(),
-  headers: headers().optional(),
-  modelPrefixes: z.array(z.string()).optional(),
   models: stringList().optional(),
   /** The `anthropic-version` header. */
   version: text().optional(),
   /** Output tokens asked for when a request sets no limit (Anthropic requires one). */
   defaultMaxTokens: integer(1).optional(),
-  ...connectionFields,
+  ...httpProviderFields,
 });
 
 const geminiProviderSchema = z.strictObject({
@@ -120,10 +114,8 @@ const geminiProviderSchema = z.strictObject({
   id: providerId().optional(),
   apiKey: text(),
   baseURL: httpUrl().optional(),
-  headers: headers().optional(),
-  modelPrefixes: z.array(z.string()).optional(),
   models: stringList().optional(),
-  ...connectionFields,
+  ...httpProviderFields,
 });
 
 const azureProviderSchema = z
@@ -140,10 +132,8 @@ const azureProviderSchema = z
     apiVersion: text().optional(),
     /** Deployment names, listed by `/v1/models` (Azure's data plane cannot list them). */
     deployments: stringList().optional(),
-    headers: headers().optional(),
-    modelPrefixes: z.array(z.string()).optional(),
     streamUsage: flag().optional(),
-    ...connectionFields,
+    ...httpProviderFields,
   })
   .superRefine((provider, context) => {
     if (!provider.endpoint && !provider.resourceName) {
