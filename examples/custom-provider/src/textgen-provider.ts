@@ -7,8 +7,7 @@ import type {
   ProviderModel,
   ProviderV1,
 } from '@switchyard/core';
-import { GatewayError } from '@switchyard/core';
-import { HttpClient, type HttpClientOptions, malformedResponseError, readText, transportError, type UpstreamResponse } from '@switchyard/providers';
+import { HttpClient, type HttpClientOptions, malformedResponseError, readText, transportError, truncatedStreamError, type UpstreamResponse } from '@switchyard/providers';
 import { convertToTextGenRequest } from './convert-request.js';
 import { convertTextGenResponse, convertTextGenStreamEvent, createTextGenStreamState } from './convert-response.js';
 import { LineTooLongError, readLines } from './ndjson.js';
@@ -147,14 +146,7 @@ async function* readTextGenStream(
       yield* convertTextGenStreamEvent(parsed.data, state, provider);
     }
     if (!state.done) {
-      throw new GatewayError({
-        message: `The upstream provider '${provider}' ended the stream before the answer was complete.`,
-        status: 502,
-        type: 'api_error',
-        code: 'upstream_stream_truncated',
-        isRetryable: true,
-        provider,
-      });
+      throw truncatedStreamError(provider);
     }
     completed = true;
   } catch (error) {

@@ -22,6 +22,7 @@ export {
   createUpstreamError,
   isRetryableStatus,
   malformedResponseError,
+  truncatedStreamError,
   type ProviderErrorDetails,
 } from './shared/upstream-error.js';
 export { type AzureOpenAIOptions, createAzureOpenAI, defaultAzureApiVersion, extractAzureError } from './azure/index.js';

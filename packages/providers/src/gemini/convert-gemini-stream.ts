@@ -9,7 +9,7 @@ import type {
   ToolCallDelta,
 } from '@switchyard/core';
 import { GatewayError } from '@switchyard/core';
-import { malformedResponseError } from '../shared/upstream-error.js';
+import { malformedResponseError, truncatedStreamError } from '../shared/upstream-error.js';
 import type { GeminiWireCandidate, GeminiWirePart, GeminiWirePartialArgument, GeminiWireResponse, GeminiWireUsage } from './gemini-api.js';
 import { createToolCallId, encodeToolCallId } from './gemini-tool-call-id.js';
 import { mapGeminiFinishReason } from './map-gemini-finish-reason.js';
@@ -361,14 +361,7 @@ export function finishGeminiStream(state: GeminiStreamState): ChatCompletionChun
   if (state.choices.size === 0) throw malformedResponseError(provider, 'the stream ended without any candidate');
   for (const choice of state.choices.values()) {
     if (!choice.finished) {
-      throw new GatewayError({
-        message: `The upstream provider '${provider}' ended the stream before the answer was complete.`,
-        status: 502,
-        type: 'api_error',
-        code: 'upstream_stream_truncated',
-        isRetryable: true,
-        provider,
-      });
+      throw truncatedStreamError(provider);
     }
   }
   return {

@@ -85,3 +85,15 @@ export function malformedResponseError(provider: string, detail: string, cause?:
     cause,
   });
 }
+
+/** An upstream stream that ended before every answer had finished: cut off, never a complete answer. */
+export function truncatedStreamError(provider: string): GatewayError {
+  return new GatewayError({
+    message: `The upstream provider '${provider}' ended the stream before the answer was complete.`,
+    status: 502,
+    type: 'api_error',
+    code: 'upstream_stream_truncated',
+    isRetryable: true,
+    provider,
+  });
+}
