@@ -251,7 +251,8 @@ export class Pipeline {
           writer.start(200);
           context.timeToFirstChunkMs = performance.now() - context.startedAt;
         }
-        if (!(await writer.data(JSON.stringify(outgoing)))) {
+        const written = writer.data(JSON.stringify(outgoing));
+        if (written !== true && !(await written)) {
           aborted = true;
           break;
         }

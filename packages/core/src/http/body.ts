@@ -27,18 +27,8 @@ export async function readJsonBody(request: IncomingMessage, limits: BodyLimits)
     request.resume();
     throw tooLarge(limits.maxBytes);
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limits.maxBytes) {
-      request.resume();
-      throw tooLarge(limits.maxBytes);
-    }
-    chunks.push(chunk);
-  }
-  if (total === 0) throw GatewayError.invalidRequest('The request body is empty; send a JSON object.', null, 'invalid_body');
-  const buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  const buffer = await readBodyBytes(request, limits.maxBytes);
+  if (buffer.length === 0) throw GatewayError.invalidRequest('The request body is empty; send a JSON object.', null, 'invalid_body');
   // Decoding with `fatal` refuses invalid UTF-8 instead of silently replacing it with U+FFFD.
   let text: string;
   try {
@@ -56,6 +46,61 @@ export async function readJsonBody(request: IncomingMessage, limits: BodyLimits)
       'invalid_json',
     );
   }
+}
+
+/**
+ * The body's bytes through `data`/`end` events: `for await` over the request builds an async iterator
+ * and a promise per chunk, about three times the cost for the small bodies of chat requests. A client
+ * that goes away before the end rejects (nobody is left to answer), it never leaves the request hanging.
+ */
+function readBodyBytes(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const cleanUp = () => {
+      request.removeListener('data', onData);
+      request.removeListener('end', onEnd);
+      request.removeListener('error', onError);
+      request.removeListener('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > maxBytes) {
+        cleanUp();
+        // The rest is read and dropped, so the 413 can still be answered on this connection.
+        request.resume();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanUp();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+    };
+    const onError = (error: Error) => {
+      cleanUp();
+      reject(clientGone(error));
+    };
+    const onClose = () => {
+      cleanUp();
+      reject(clientGone());
+    };
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('error', onError);
+    request.on('close', onClose);
+  });
+}
+
+function clientGone(cause?: unknown): GatewayError {
+  return new GatewayError({
+    message: 'The client closed the connection before sending the whole request body.',
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'incomplete_body',
+    cause,
+  });
 }
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });

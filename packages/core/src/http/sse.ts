@@ -15,7 +15,11 @@ export class SseWriter {
     this.#signal = signal;
   }
 
-  /** Sends the status and headers; headers set earlier on the response (request id, model) go along. */
+  /**
+   * Sets the status and headers; headers set earlier on the response (request id, model) go along. They
+   * leave with the first event, in the same packet: flushing them alone would cost the client a round of
+   * its own before the first chunk.
+   */
   start(status: number): void {
     const response = this.#response;
     response.statusCode = status;
@@ -24,23 +28,29 @@ export class SseWriter {
     response.setHeader('connection', 'keep-alive');
     // Tells nginx-style proxies not to buffer the stream either.
     response.setHeader('x-accel-buffering', 'no');
-    response.flushHeaders();
     // Each event is one small write; Nagle's algorithm would hold them back waiting for more.
     response.socket?.setNoDelay(true);
   }
 
-  /** Resolves once the event is handed to the socket; false when the client is gone. */
-  async data(payload: string): Promise<boolean> {
+  /**
+   * Hands the event to the socket: true at once when the socket took it, otherwise a promise that resolves
+   * once the client has read enough (true) or is gone (false). Returning plain `true` in the common case
+   * saves a promise and a microtask per chunk.
+   */
+  data(payload: string): boolean | Promise<boolean> {
     const response = this.#response;
     if (response.destroyed || response.writableEnded) return false;
-    if (!response.write(`data: ${payload}\n\n`)) {
-      try {
-        await once(response, 'drain', { signal: this.#signal });
-      } catch {
-        return false;
-      }
+    if (response.write(`data: ${payload}\n\n`)) return true;
+    return this.#drained();
+  }
+
+  async #drained(): Promise<boolean> {
+    try {
+      await once(this.#response, 'drain', { signal: this.#signal });
+      return true;
+    } catch {
+      return false;
     }
-    return true;
   }
 
   end(): void {

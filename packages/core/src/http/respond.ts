@@ -1,0 +1,32 @@
+import type { ServerResponse } from 'node:http';
+import type { GatewayError } from '../errors.js';
+
+/**
+ * Sends a JSON answer in one write with an exact `content-length`: no chunked encoding, and the headers
+ * and body leave together.
+ */
+export function writeJson(response: ServerResponse, status: number, text: string): void {
+  response.statusCode = status;
+  response.setHeader('content-type', 'application/json; charset=utf-8');
+  response.setHeader('content-length', Buffer.byteLength(text));
+  response.end(text);
+}
+
+/**
+ * The one way an error reaches a client: OpenAI's `{"error":{…}}` with the error's status, and the
+ * upstream's retry hint when there is one. Headers set before the failure (request id, CORS) stay.
+ */
+export function writeError(response: ServerResponse, error: GatewayError): void {
+  if (response.headersSent) {
+    // Half an answer is out and the status cannot change any more; cutting the connection is the only
+    // honest ending (a clean end would look like a complete answer).
+    if (!response.writableEnded) response.destroy();
+    return;
+  }
+  if (response.writableEnded || response.destroyed) return;
+  if (error.retryAfterMs !== undefined) {
+    response.setHeader('retry-after', String(Math.ceil(error.retryAfterMs / 1000)));
+    response.setHeader('retry-after-ms', String(Math.ceil(error.retryAfterMs)));
+  }
+  writeJson(response, error.status, JSON.stringify(error.toJSON()));
+}
