@@ -51,6 +51,8 @@ interface Admission {
   estimate: number;
   concurrency?: { key: string; member: string };
   settled: boolean;
+  /** The concurrency slot has been given back (at the latest when the request settles). */
+  released: boolean;
 }
 
 declare module '@switchyard/core' {
@@ -149,12 +151,17 @@ export function createRateLimitPlugin(options: RateLimitOptions = {}): RateLimit
     write('tokens', tokenRule);
   }
 
+  function releaseSlot(admission: Admission): Promise<void> {
+    if (!admission.concurrency || admission.released) return Promise.resolve();
+    admission.released = true;
+    return store.release(admission.concurrency.key, admission.concurrency.member);
+  }
+
   async function settle(context: RequestContext, actualTokens: number | undefined): Promise<void> {
     const admission = context.state.rateLimit;
     if (!admission || admission.settled) return;
     admission.settled = true;
-    const work: Array<Promise<void>> = [];
-    if (admission.concurrency) work.push(store.release(admission.concurrency.key, admission.concurrency.member));
+    const work: Array<Promise<void>> = [releaseSlot(admission)];
     // A request that produced nothing gives its whole estimate back; otherwise the difference is settled.
     const delta = (actualTokens ?? 0) - admission.estimate;
     for (const rule of admission.tokenRules) work.push(store.adjust(rule, delta));
@@ -227,7 +234,14 @@ export function createRateLimitPlugin(options: RateLimitOptions = {}): RateLimit
         );
       }
       // Only an admitted request holds anything to give back.
-      if (result.outcomes.length > 0) context.state.rateLimit = { tokenRules, estimate, concurrency, settled: false };
+      if (result.outcomes.length === 0) return;
+      const admission: Admission = { tokenRules, estimate, concurrency, settled: false, released: false };
+      context.state.rateLimit = admission;
+      if (concurrency) {
+        // A client that hung up is no longer in flight: its slot is free now, not once every plugin's
+        // response hook has run (billing may still be counting the tokens of what was streamed).
+        context.signal.addEventListener('abort', () => void releaseSlot(admission), { once: true });
+      }
     },
     async onResponse(context, outcome) {
       let tokens = usedTokens(outcome.usage);
