@@ -55,7 +55,8 @@ export class Pipeline {
 
   async chat(context: ChatContext, responder: Responder): Promise<void> {
     try {
-      const early = await this.#runRequestHooks(context);
+      const hooks = this.#runRequestHooks(context);
+      const early = hooks && (await hooks);
       if (early) {
         await this.#answerChat(context, responder, { type: 'response', response: early.response as ChatCompletion, target: context.target! }, early.plugin);
         return;
@@ -73,7 +74,8 @@ export class Pipeline {
 
   async embeddings(context: EmbeddingsContext, responder: Responder): Promise<void> {
     try {
-      const early = await this.#runRequestHooks(context);
+      const hooks = this.#runRequestHooks(context);
+      const early = hooks && (await hooks);
       let response: EmbeddingResponse;
       let answeredBy = 'upstream';
       if (early) {
@@ -97,7 +99,8 @@ export class Pipeline {
 
   /** `GET /v1/models`, or one model when `modelName` is given; plugins (authentication) run first. */
   async models(context: RequestContext<undefined>, responder: Responder, modelName?: string): Promise<void> {
-    const early = await this.#runRequestHooks(context);
+    const hooks = this.#runRequestHooks(context);
+    const early = hooks && (await hooks);
     if (early) {
       responder.json(200, early.response);
       return;
@@ -137,7 +140,12 @@ export class Pipeline {
     return { object: 'list', data };
   }
 
-  async #runRequestHooks(context: RequestContext<any>): Promise<(EarlyResponse & { plugin: string }) | undefined> {
+  #runRequestHooks(context: RequestContext<any>): Promise<(EarlyResponse & { plugin: string }) | undefined> | undefined {
+    // No promise to make and await when no plugin looks at requests.
+    return this.#requestPlugins.length === 0 ? undefined : this.#runRequestHooksAsync(context);
+  }
+
+  async #runRequestHooksAsync(context: RequestContext<any>): Promise<(EarlyResponse & { plugin: string }) | undefined> {
     for (const plugin of this.#requestPlugins) {
       const early = await plugin.onRequest!(context);
       if (early) {
@@ -148,7 +156,11 @@ export class Pipeline {
     return undefined;
   }
 
-  async #runResponseHooks(context: RequestContext<any>, outcome: ResponseOutcome): Promise<void> {
+  #runResponseHooks(context: RequestContext<any>, outcome: ResponseOutcome): Promise<void> | undefined {
+    return this.#responsePlugins.length === 0 ? undefined : this.#runResponseHooksAsync(context, outcome);
+  }
+
+  async #runResponseHooksAsync(context: RequestContext<any>, outcome: ResponseOutcome): Promise<void> {
     for (const plugin of this.#responsePlugins) {
       try {
         await plugin.onResponse!(context, outcome);
@@ -200,8 +212,10 @@ export class Pipeline {
     whole: { operation: 'chat'; response: ChatCompletion } | { operation: 'embeddings'; response: EmbeddingResponse },
     answeredBy: string,
   ): Promise<void> {
-    const outcome = { ...whole, usage: whole.response.usage, streamed: false, aborted: false, answeredBy, target: context.target, durationMs: performance.now() - context.startedAt };
-    await this.#runResponseHooks(context, outcome as ResponseOutcome);
+    if (this.#responsePlugins.length > 0) {
+      const outcome = { ...whole, usage: whole.response.usage, streamed: false, aborted: false, answeredBy, target: context.target, durationMs: performance.now() - context.startedAt };
+      await this.#runResponseHooks(context, outcome as ResponseOutcome);
+    }
     responder.json(200, whole.response);
   }
 

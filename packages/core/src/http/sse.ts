@@ -28,8 +28,8 @@ export class SseWriter {
     response.setHeader('connection', 'keep-alive');
     // Tells nginx-style proxies not to buffer the stream either.
     response.setHeader('x-accel-buffering', 'no');
-    // Each event is one small write; Nagle's algorithm would hold them back waiting for more.
-    response.socket?.setNoDelay(true);
+    // Each event is one small write that Nagle's algorithm would hold back: Node's HTTP server turns it
+    // off on every connection (`noDelay`), the gateway's own `listen` included.
   }
 
   /**
