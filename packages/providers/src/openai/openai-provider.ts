@@ -11,7 +11,7 @@ import type {
   ProviderV1,
 } from '@switchyard/core';
 import { GatewayError } from '@switchyard/core';
-import { HttpClient, type HttpClientOptions, readJsonBody, transportError, type UpstreamResponse } from '../shared/http-client.js';
+import { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, transportError, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
 import { createServerSentEventReader } from '../shared/sse.js';
 import { createUpstreamError, malformedResponseError, type ProviderErrorDetails } from '../shared/upstream-error.js';
 import { withCatalogFacts } from '../catalog/model-catalog.js';
@@ -99,18 +99,21 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
     return path;
   }
 
-  function post(path: string, body: unknown, callOptions: ProviderCallOptions): Promise<UpstreamResponse> {
-    return client.requestOk(
-      {
-        method: 'POST',
-        path,
-        body: JSON.stringify(body),
-        headers: { 'x-request-id': callOptions.requestId, ...callOptions.headers },
-        signal: callOptions.signal,
-      },
-      upstreamError,
-    );
+  function upstreamRequest(path: string, body: unknown, callOptions: ProviderCallOptions): UpstreamRequestOptions {
+    return {
+      method: 'POST',
+      path,
+      body: JSON.stringify(body),
+      headers: { 'x-request-id': callOptions.requestId, ...callOptions.headers },
+      signal: callOptions.signal,
+    };
   }
+
+  const post = (path: string, body: unknown, callOptions: ProviderCallOptions): Promise<UpstreamResponse> =>
+    client.requestOk(upstreamRequest(path, body, callOptions), upstreamError);
+
+  const postForJson = (path: string, body: unknown, callOptions: ProviderCallOptions): Promise<JsonUpstreamResponse> =>
+    client.requestJson(upstreamRequest(path, body, callOptions), upstreamError);
 
   const readJson = (response: UpstreamResponse): Promise<unknown> => readJsonBody(response.body, provider);
 
@@ -121,9 +124,9 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
 
     async chat(modelId: string, request: ChatCompletionRequest, callOptions: ProviderCallOptions): Promise<ChatResult> {
       const body = convertToOpenAIRequest(modelId, request, { streamUsage });
-      const response = await post(pathFor('chat', modelId), body, callOptions);
       const fallbackId = `chatcmpl-${randomUUID()}`;
       if (request.stream === true) {
+        const response = await post(pathFor('chat', modelId), body, callOptions);
         const contentType = String(response.headers['content-type'] ?? '');
         if (!contentType.includes('text/event-stream')) {
           // Some servers answer a stream request with a JSON error and status 200.
@@ -135,23 +138,22 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
         const state = createOpenAIStreamState(modelId, fallbackId, Date.now(), { keepContentFilterResults });
         return { type: 'stream', stream: readOpenAIStream(response.body, state, provider, extractError, callOptions.signal) };
       }
-      const json = await readJson(response);
+      const { json, headers } = await postForJson(pathFor('chat', modelId), body, callOptions);
       const completion = readOpenAIResponse(json);
       if (!completion) {
         const details = extractError(json);
-        if (details) throw upstreamError(502, response.headers, JSON.stringify(json));
+        if (details) throw upstreamError(502, headers, JSON.stringify(json));
         throw malformedResponseError(provider, 'the body is not a chat completion');
       }
       return { type: 'response', response: normalizeOpenAIResponse(completion, modelId, fallbackId, Date.now(), { keepContentFilterResults }) };
     },
 
     async embeddings(modelId: string, request: EmbeddingRequest, callOptions: ProviderCallOptions): Promise<EmbeddingResponse> {
-      const response = await post(pathFor('embeddings', modelId), { ...request, model: modelId }, callOptions);
-      const json = await readJson(response);
+      const { json, headers } = await postForJson(pathFor('embeddings', modelId), { ...request, model: modelId }, callOptions);
       const parsed = openAIEmbeddingResponseSchema.safeParse(json);
       if (!parsed.success) {
         // As with chat: some servers answer an error with status 200; its own words beat "malformed".
-        if (extractError(json)) throw upstreamError(502, response.headers, JSON.stringify(json));
+        if (extractError(json)) throw upstreamError(502, headers, JSON.stringify(json));
         throw malformedResponseError(provider, 'the body is not an embedding list');
       }
       const usage = parsed.data.usage;
@@ -168,8 +170,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
       if (modelCache && modelCache.expiresAt > Date.now()) return modelCache.models;
       const path = buildPath('models', undefined);
       if (path === null) return [];
-      const response = await client.requestOk({ method: 'GET', path, signal }, upstreamError);
-      const json = await readJsonBody(response.body, provider, 'the model list');
+      const { json } = await client.requestJson({ method: 'GET', path, signal }, upstreamError, 'the model list');
       const parsed = openAIModelListSchema.safeParse(json);
       if (!parsed.success) throw malformedResponseError(provider, 'the body is not a model list');
       const models = withCatalogFacts(
