@@ -6,6 +6,8 @@ import { spawnTarget, type TargetProcess } from '../lib/processes.js';
 import type { BenchSettings, Goal, Scenario, ScenarioReport } from '../lib/scenario.js';
 import { formatMs, formatNumber, formatPercent, formatRatio, formatSignedMs, median, percentile } from '../lib/stats.js';
 import { renderTable } from '../lib/table.js';
+import { runMeasurementChild } from '../lib/child-measurement.js';
+import type { TranslationWork } from '../lib/translation-work.js';
 
 /** Goals of the foundation: the gateway without plugins costs little more than a bare Node proxy. */
 const minimumThroughputRatio = 0.8;
@@ -145,7 +147,9 @@ export const foundationScenario: Scenario = {
         }
         rounds.push(figures as Map<string, RoundFigures>);
       }
-      return report(subjects, rounds, settings);
+      settings.log('measuring the translation work alone…');
+      const translation = await runMeasurementChild<TranslationWork>(new URL('../lib/translation-work.ts', import.meta.url), {}, settings.targetCore);
+      return report(subjects, rounds, settings, translation);
     } finally {
       await Promise.all(started.map((process) => process.stop()));
     }
@@ -178,7 +182,7 @@ async function checkAnswers(subject: Subject): Promise<void> {
   }
 }
 
-function report(subjects: Subject[], rounds: Array<Map<string, RoundFigures>>, settings: BenchSettings): ScenarioReport {
+function report(subjects: Subject[], rounds: Array<Map<string, RoundFigures>>, settings: BenchSettings, translation: TranslationWork): ScenarioReport {
   const all = (name: string, pick: (figures: RoundFigures) => number) => rounds.map((round) => pick(round.get(name)!));
   const mid = (name: string, pick: (figures: RoundFigures) => number) => median(all(name, pick));
   /** Gateway minus bare, paired within each round (both measured minutes apart at most), then the median. */
@@ -248,6 +252,7 @@ function report(subjects: Subject[], rounds: Array<Map<string, RoundFigures>>, s
       body: renderTable(['subject', 'TTFC p50', 'TTFC p99', 'added p50', 'added p99', 'whole stream p50'], streamRows),
     },
     { title: `Per round (${settings.rounds} rounds; the tables show medians)`, body: perRound },
+    { title: "Where the gateway's CPU goes (per request, medians)", body: costBreakdown(mid, translation) },
   ];
   if (starved.length > 0) {
     const lines = starved.map(
@@ -258,4 +263,23 @@ function report(subjects: Subject[], rounds: Array<Map<string, RoundFigures>>, s
     sections.push({ title: 'Warning', body: lines.join('\n') });
   }
   return { sections, goals };
+}
+
+/**
+ * Splits the gateway's CPU per request into what the bare proxy also spends, the translation work no
+ * OpenAI-compatible gateway can skip (measured alone), and the rest (HTTP handling, upstream client,
+ * cancellation, promises): the part worth profiling. Also prints the best RPS ratio the translation work
+ * alone would leave, so a goal can be read against what is possible.
+ */
+function costBreakdown(mid: (name: string, pick: (figures: RoundFigures) => number) => number, translation: TranslationWork): string {
+  const bare = mid('bare', (figures) => figures.cpuPerRequest ?? Number.NaN);
+  const gateway = mid('gateway', (figures) => figures.cpuPerRequest ?? Number.NaN);
+  const rows = [
+    ['bare proxy (node:http + undici)', `${formatNumber(bare)} µs`, ''],
+    ...translation.steps.map((entry) => [`+ ${entry.step}`, `${entry.microseconds.toFixed(1)} µs`, 'measured alone']),
+    ['+ everything else the gateway does', `${formatNumber(gateway - bare - translation.totalMicroseconds)} µs`, 'gateway − bare − translation'],
+    ['= gateway', `${formatNumber(gateway)} µs`, ''],
+  ];
+  const ceiling = bare / (bare + translation.totalMicroseconds);
+  return `${renderTable(['part', 'CPU/request', ''], rows)}\nWith nothing but the translation work on top of the bare proxy, the gateway would reach ${formatRatio(ceiling)} of its RPS.`;
 }
