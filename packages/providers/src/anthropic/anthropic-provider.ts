@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatResult, ProviderCallOptions, ProviderModel, ProviderV1 } from '@switchyard/core';
-import { HttpClient, type HttpClientOptions, readJsonBody, transportError, type UpstreamResponse } from '../shared/http-client.js';
+import { HttpClient, type HttpClientOptions, readJsonBody, transportError, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
 import { parseServerSentEvents } from '../shared/sse.js';
 import { malformedResponseError } from '../shared/upstream-error.js';
 import { anthropicMessageSchema, anthropicModelListSchema } from './anthropic-api.js';
@@ -51,6 +51,7 @@ export function createAnthropic(options: AnthropicProviderOptions): ProviderV1 {
   let modelCache: { expiresAt: number; models: ProviderModel[] } | undefined;
 
   const readJson = (response: UpstreamResponse): Promise<unknown> => readJsonBody(response.body, provider);
+  const toError = (status: number, headers: UpstreamResponse['headers'], bodyText: string) => createAnthropicError(provider, status, headers, bodyText);
 
   return {
     specificationVersion: 'v1',
@@ -59,18 +60,16 @@ export function createAnthropic(options: AnthropicProviderOptions): ProviderV1 {
 
     async chat(modelId: string, request: ChatCompletionRequest, callOptions: ProviderCallOptions): Promise<ChatResult> {
       const body = convertToAnthropicRequest(modelId, request, { defaultMaxTokens: options.defaultMaxTokens });
-      const response = await client.requestOk(
-        {
-          method: 'POST',
-          path: '/messages',
-          body: JSON.stringify(body),
-          headers: { 'x-request-id': callOptions.requestId, ...(body.stream ? { accept: 'text/event-stream' } : {}), ...callOptions.headers },
-          signal: callOptions.signal,
-        },
-        (status, headers, bodyText) => createAnthropicError(provider, status, headers, bodyText),
-      );
+      const upstreamRequest: UpstreamRequestOptions = {
+        method: 'POST',
+        path: '/messages',
+        body: JSON.stringify(body),
+        headers: { 'x-request-id': callOptions.requestId, ...(body.stream ? { accept: 'text/event-stream' } : {}), ...callOptions.headers },
+        signal: callOptions.signal,
+      };
       const fallbackId = `chatcmpl-${randomUUID()}`;
       if (body.stream) {
+        const response = await client.requestOk(upstreamRequest, toError);
         const contentType = String(response.headers['content-type'] ?? '');
         if (!contentType.includes('text/event-stream')) {
           const json = await readJson(response);
@@ -79,10 +78,10 @@ export function createAnthropic(options: AnthropicProviderOptions): ProviderV1 {
         }
         return { type: 'stream', stream: readAnthropicStream(response.body, provider, modelId, fallbackId, callOptions.signal) };
       }
-      const json = await readJson(response);
+      const { json, headers } = await client.requestJson(upstreamRequest, toError);
       const parsed = anthropicMessageSchema.safeParse(json);
       if (!parsed.success) {
-        if (extractAnthropicError(json)) throw createAnthropicError(provider, 502, response.headers, JSON.stringify(json));
+        if (extractAnthropicError(json)) throw createAnthropicError(provider, 502, headers, JSON.stringify(json));
         throw malformedResponseError(provider, 'the body is not a message');
       }
       return { type: 'response', response: convertAnthropicResponse(parsed.data, modelId, fallbackId) };
@@ -96,8 +95,7 @@ export function createAnthropic(options: AnthropicProviderOptions): ProviderV1 {
       // Anthropic pages its list; a handful of pages covers every model it has ever served.
       for (let page = 0; page < 10; page++) {
         const query = `?limit=1000${afterId ? `&after_id=${encodeURIComponent(afterId)}` : ''}`;
-        const response = await client.requestOk({ method: 'GET', path: `/models${query}`, signal }, (status, headers, text) => createAnthropicError(provider, status, headers, text));
-        const json = await readJsonBody(response.body, provider, 'the model list');
+        const { json } = await client.requestJson({ method: 'GET', path: `/models${query}`, signal }, toError, 'the model list');
         const parsed = anthropicModelListSchema.safeParse(json);
         if (!parsed.success) throw malformedResponseError(provider, 'the body is not a model list');
         for (const model of parsed.data.data) {

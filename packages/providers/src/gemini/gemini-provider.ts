@@ -10,7 +10,7 @@ import type {
   ProviderV1,
 } from '@switchyard/core';
 import { GatewayError } from '@switchyard/core';
-import { HttpClient, type HttpClientOptions, readJsonBody, transportError, type UpstreamResponse } from '../shared/http-client.js';
+import { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, transportError, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
 import { parseServerSentEvents } from '../shared/sse.js';
 import { malformedResponseError } from '../shared/upstream-error.js';
 import { convertGeminiResponse, convertGeminiStreamEvent, createGeminiStreamState, finishGeminiStream, type GeminiConversionOptions } from './convert-gemini-stream.js';
@@ -63,19 +63,25 @@ export function createGemini(options: GeminiOptions): ProviderV1 {
   });
   let modelCache: { expiresAt: number; models: ProviderModel[] } | undefined;
 
-  function post(path: string, body: unknown, callOptions: ProviderCallOptions): Promise<UpstreamResponse> {
-    return client.requestOk(
-      { method: 'POST', path, body: JSON.stringify(body), headers: callOptions.headers, signal: callOptions.signal },
-      (status, headers, bodyText) => createGeminiError(provider, status, headers, bodyText),
-    );
-  }
+  const toError = (status: number, headers: UpstreamResponse['headers'], bodyText: string) => createGeminiError(provider, status, headers, bodyText);
+  const upstreamRequest = (path: string, body: unknown, callOptions: ProviderCallOptions): UpstreamRequestOptions => ({
+    method: 'POST',
+    path,
+    body: JSON.stringify(body),
+    headers: callOptions.headers,
+    signal: callOptions.signal,
+  });
+  const post = (path: string, body: unknown, callOptions: ProviderCallOptions): Promise<UpstreamResponse> =>
+    client.requestOk(upstreamRequest(path, body, callOptions), toError);
+  const postForJson = (path: string, body: unknown, callOptions: ProviderCallOptions): Promise<JsonUpstreamResponse> =>
+    client.requestJson(upstreamRequest(path, body, callOptions), toError);
 
   const readJson = (response: UpstreamResponse): Promise<unknown> => readJsonBody(response.body, provider);
 
   /** A 200 whose body is Google's error object still is an error. */
-  function errorInBody(json: unknown, response: UpstreamResponse): GatewayError | undefined {
+  function errorInBody(json: unknown, headers: UpstreamResponse['headers']): GatewayError | undefined {
     const error = parseGeminiErrorBody(json);
-    return error ? createGeminiError(provider, error.error.code ?? 502, response.headers, JSON.stringify(json)) : undefined;
+    return error ? createGeminiError(provider, error.error.code ?? 502, headers, JSON.stringify(json)) : undefined;
   }
 
   return {
@@ -92,13 +98,12 @@ export function createGemini(options: GeminiOptions): ProviderV1 {
         const contentType = String(response.headers['content-type'] ?? '');
         if (!contentType.includes('text/event-stream')) {
           const json = await readJson(response);
-          throw errorInBody(json, response) ?? malformedResponseError(provider, `expected an event stream, got '${contentType || 'no content type'}'`);
+          throw errorInBody(json, response.headers) ?? malformedResponseError(provider, `expected an event stream, got '${contentType || 'no content type'}'`);
         }
         return { type: 'stream', stream: readGeminiStream(response.body, conversion, callOptions.signal) };
       }
-      const response = await post(`/${model}:generateContent`, body, callOptions);
-      const json = await readJson(response);
-      const failure = errorInBody(json, response);
+      const { json, headers } = await postForJson(`/${model}:generateContent`, body, callOptions);
+      const failure = errorInBody(json, headers);
       if (failure) throw failure;
       const parsed = geminiResponseSchema.safeParse(json);
       if (!parsed.success) throw malformedResponseError(provider, 'the body is not a generateContent response');
@@ -117,14 +122,14 @@ export function createGemini(options: GeminiOptions): ProviderV1 {
       let vectors: number[][];
       let usage: { promptTokenCount?: number | null; totalTokenCount?: number | null } | null | undefined;
       if (typeof request.input === 'string') {
-        const response = await post(`/${model}:embedContent`, content(inputs[0]!), callOptions);
-        const parsed = geminiEmbedContentResponseSchema.safeParse(await readJson(response));
+        const { json } = await postForJson(`/${model}:embedContent`, content(inputs[0]!), callOptions);
+        const parsed = geminiEmbedContentResponseSchema.safeParse(json);
         if (!parsed.success) throw malformedResponseError(provider, 'the body is not an embedContent response');
         vectors = [parsed.data.embedding.values];
         usage = parsed.data.usageMetadata;
       } else {
-        const response = await post(`/${model}:batchEmbedContents`, { requests: inputs.map(content) }, callOptions);
-        const parsed = geminiBatchEmbedContentsResponseSchema.safeParse(await readJson(response));
+        const { json } = await postForJson(`/${model}:batchEmbedContents`, { requests: inputs.map(content) }, callOptions);
+        const parsed = geminiBatchEmbedContentsResponseSchema.safeParse(json);
         if (!parsed.success) throw malformedResponseError(provider, 'the body is not a batchEmbedContents response');
         if (parsed.data.embeddings.length !== inputs.length) {
           throw malformedResponseError(provider, `${inputs.length} inputs were sent but ${parsed.data.embeddings.length} embeddings came back`);
@@ -153,8 +158,7 @@ export function createGemini(options: GeminiOptions): ProviderV1 {
       let pageToken: string | undefined;
       for (let page = 0; page < maxModelPages; page++) {
         const query = `?pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ''}`;
-        const response = await client.requestOk({ method: 'GET', path: `/models${query}`, signal }, (status, headers, text) => createGeminiError(provider, status, headers, text));
-        const json = await readJsonBody(response.body, provider, 'the model list');
+        const { json } = await client.requestJson({ method: 'GET', path: `/models${query}`, signal }, toError, 'the model list');
         const parsed = geminiModelListSchema.safeParse(json);
         if (!parsed.success) throw malformedResponseError(provider, 'the body is not a model list');
         for (const model of parsed.data.models ?? []) {
