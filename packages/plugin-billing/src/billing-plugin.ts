@@ -90,6 +90,11 @@ export interface BillingOptions {
     spillDirectory?: string;
     /** How long shutdown keeps retrying the database before saving rows to the spill directory. Default 10 s. */
     closeDeadlineMs?: number;
+    /**
+     * Most rows held in memory while the database is unreachable. Default 50,000. Past it, rows go to the
+     * spill directory and are written from there when the database answers (without one: to the error log).
+     */
+    maxPendingRows?: number;
   };
   /** Counts tokens when a provider reports no usage. Default: gpt-tokenizer in a worker thread. */
   tokenCounter?: TokenCounter;
@@ -449,6 +454,7 @@ export function createBillingPlugin(options: BillingOptions): BillingPlugin {
         batchSize: options.ledger?.batchSize,
         flushIntervalMs: options.ledger?.flushIntervalMs,
         spillDirectory: options.ledger?.spillDirectory,
+        maxPendingRows: options.ledger?.maxPendingRows,
       });
       await ledger.replaySpilled();
       api.container.register(BillingTokens.Store, { useValue: billingStore });

@@ -94,4 +94,36 @@ describe('LedgerWriter', () => {
     expect([...database.stored.keys()].sort()).toEqual(['s0', 's1', 's2', 's3', 's4']);
     await third.close();
   });
+
+  it('holds at most maxPendingRows in memory through an outage, moving the rest to files it writes back afterwards', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'switchyard-ledger-'));
+    directories.push(directory);
+    const database = fakeDatabase();
+    database.setDown(true);
+    const writer = new LedgerWriter({ write: database.write, logger: silentLogger, batchSize: 5, flushIntervalMs: 1, retryDelayMs: 1, maxRetryDelayMs: 2, maxPendingRows: 20, spillDirectory: directory });
+    let mostPending = 0;
+    for (let index = 0; index < 100; index++) {
+      writer.append(row(`c${index}`));
+      mostPending = Math.max(mostPending, writer.pending);
+    }
+    expect(mostPending).toBe(20);
+    expect(writer.pending + writer.spilled).toBe(100);
+    expect(readdirSync(directory).length).toBeGreaterThan(0);
+
+    database.setDown(false);
+    await writer.flush();
+    expect(writer.pending + writer.spilled).toBe(0);
+    expect(readdirSync(directory)).toHaveLength(0);
+    expect([...database.stored.keys()].sort()).toEqual(Array.from({ length: 100 }, (_, index) => `c${index}`).sort());
+    await writer.close();
+  });
+
+  it('logs rows past maxPendingRows when there is no spill directory, instead of holding them', () => {
+    const logged: unknown[] = [];
+    const logger = { ...silentLogger, error: (fields: unknown) => void logged.push(fields) } as typeof silentLogger;
+    const writer = new LedgerWriter({ write: () => new Promise(() => {}), logger, batchSize: 5, maxPendingRows: 20 });
+    for (let index = 0; index < 21; index++) writer.append(row(`l${index}`));
+    expect(writer.pending).toBe(5);
+    expect((logged[0] as { rows: LedgerRow[] }).rows.map((entry) => entry.id)).toEqual(Array.from({ length: 16 }, (_, index) => `l${index + 5}`));
+  });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@switchyard/core';
@@ -16,6 +17,13 @@ export interface LedgerWriterOptions {
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
   /**
+   * Most rows kept in memory while the database cannot take them. Default 50,000. Past it, all but the
+   * first batch move to a file in `spillDirectory` and are written from there once the database answers;
+   * without a spill directory they are logged in full as errors instead, so memory stays bounded through
+   * an outage of any length.
+   */
+  maxPendingRows?: number;
+  /**
    * Where rows go that could not be written by shutdown (the database was down): one JSON-lines file
    * each time, replayed at the next start. Without it those rows are logged in full as errors.
    */
@@ -23,6 +31,12 @@ export interface LedgerWriterOptions {
 }
 
 const spillPattern = /^ledger-unsent-.*\.jsonl$/;
+
+/** A file of rows moved out of memory during an outage, written back by `#drain`. */
+interface SpilledFile {
+  path: string;
+  rows: number;
+}
 
 /**
  * Batches ledger rows off the request path. A request only appends to an array; a timer writes batches.
@@ -32,6 +46,9 @@ const spillPattern = /^ledger-unsent-.*\.jsonl$/;
 export class LedgerWriter {
   readonly #options: Required<Omit<LedgerWriterOptions, 'spillDirectory'>> & { spillDirectory?: string };
   #queue: LedgerRow[] = [];
+  /** Files this writer moved rows to during an outage, oldest first. */
+  #spilled: SpilledFile[] = [];
+  #spilledRows = 0;
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> | undefined;
   #failures = 0;
@@ -42,18 +59,30 @@ export class LedgerWriter {
   #lastError: unknown;
 
   constructor(options: LedgerWriterOptions) {
+    // `??` rather than spreading over defaults: the billing plugin passes its options through, and an
+    // option given as `undefined` must still get its default.
+    const maxPendingRows = options.maxPendingRows ?? 50_000;
     this.#options = {
-      batchSize: 200,
-      flushIntervalMs: 200,
-      retryDelayMs: 100,
-      maxRetryDelayMs: 5_000,
-      ...options,
+      write: options.write,
+      logger: options.logger,
+      // A batch is what stays in memory when the rest is spilled, so it is never larger than the cap.
+      batchSize: Math.min(options.batchSize ?? 200, maxPendingRows),
+      flushIntervalMs: options.flushIntervalMs ?? 200,
+      retryDelayMs: options.retryDelayMs ?? 100,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? 5_000,
+      maxPendingRows,
+      spillDirectory: options.spillDirectory,
     };
   }
 
-  /** Rows waiting to be written. */
+  /** Rows waiting in memory to be written (at most `maxPendingRows`). */
   get pending(): number {
     return this.#queue.length;
+  }
+
+  /** Rows moved to the spill directory during an outage and not yet written. */
+  get spilled(): number {
+    return this.#spilledRows;
   }
 
   /** Rows written since start. */
@@ -73,6 +102,7 @@ export class LedgerWriter {
       return;
     }
     this.#queue.push(row);
+    if (this.#queue.length > this.#options.maxPendingRows) this.#offload();
     if (this.#closed) return;
     if (this.#queue.length >= this.#options.batchSize && this.#failures === 0) this.#schedule(0);
     else this.#schedule(this.#currentDelay());
@@ -98,11 +128,57 @@ export class LedgerWriter {
     this.#timer.unref();
   }
 
-  /** Writes batches until the queue is empty or a write fails. */
+  /**
+   * Moves every row but the first batch (which a write may have in flight) out of memory: to a file when
+   * there is a spill directory, otherwise to the log. Synchronous, so no row is ever in neither place;
+   * it runs once per `maxPendingRows` rows, and only while the database is unreachable.
+   */
+  #offload(): void {
+    const rows = this.#queue.splice(this.#options.batchSize);
+    if (rows.length === 0) return;
+    const directory = this.#options.spillDirectory;
+    if (directory) {
+      const path = join(directory, `ledger-unsent-${Date.now()}-${randomUUID()}.jsonl`);
+      try {
+        mkdirSync(directory, { recursive: true });
+        writeFileSync(path, rows.map((row) => JSON.stringify(row)).join('\n') + '\n', { mode: 0o600 });
+        this.#spilled.push({ path, rows: rows.length });
+        this.#spilledRows += rows.length;
+        this.#options.logger.warn({ rows: rows.length, file: path, spilled: this.#spilledRows }, 'usage ledger buffer full while the database is unreachable: rows moved to a file, written when it answers');
+        return;
+      } catch (error) {
+        this.#options.logger.error({ err: error }, 'could not move usage ledger rows to a file');
+      }
+    }
+    this.#options.logger.error({ rows }, 'usage ledger buffer full while the database is unreachable: the rows follow in this log line');
+  }
+
+  /** Takes the oldest spilled file back into memory once its rows fit; false when none does. */
+  async #loadSpilled(): Promise<boolean> {
+    const next = this.#spilled[0];
+    if (!next || this.#queue.length + next.rows > this.#options.maxPendingRows) return false;
+    this.#spilled.shift();
+    this.#spilledRows -= next.rows;
+    try {
+      const text = await readFile(next.path, 'utf8');
+      for (const line of text.split('\n')) if (line.trim() !== '') this.#queue.push(JSON.parse(line) as LedgerRow);
+      await rm(next.path, { force: true });
+      // Requests kept appending while the file was read.
+      if (this.#queue.length > this.#options.maxPendingRows) this.#offload();
+    } catch (error) {
+      // Left where it is: the next start replays it.
+      this.#options.logger.error({ err: error, file: next.path }, 'could not read back usage ledger rows moved to a file');
+    }
+    return true;
+  }
+
+  /** Writes batches until the queue and the spilled files are empty or a write fails. */
   async #drain(): Promise<void> {
     if (this.#writing) return this.#writing;
     this.#writing = (async () => {
-      while (this.#queue.length > 0) {
+      while (this.#queue.length > 0 || this.#spilled.length > 0) {
+        if (this.#spilled.length > 0 && (await this.#loadSpilled())) continue;
+        if (this.#queue.length === 0) return;
         const batch = this.#queue.slice(0, this.#options.batchSize);
         try {
           await this.#options.write(batch);
@@ -126,7 +202,7 @@ export class LedgerWriter {
       await this.#writing;
     } finally {
       this.#writing = undefined;
-      if (this.#queue.length > 0 && !this.#closed) this.#schedule(this.#currentDelay());
+      if ((this.#queue.length > 0 || this.#spilled.length > 0) && !this.#closed) this.#schedule(this.#currentDelay());
     }
   }
 
@@ -141,7 +217,7 @@ export class LedgerWriter {
     }
     await this.#writing;
     await this.#drain();
-    if (this.#queue.length > 0) throw this.#lastError ?? new Error('usage ledger rows are still pending');
+    if (this.#queue.length > 0 || this.#spilled.length > 0) throw this.#lastError ?? new Error('usage ledger rows are still pending');
   }
 
   /**
