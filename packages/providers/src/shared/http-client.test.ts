@@ -61,6 +61,79 @@ describe('HttpClient', () => {
   });
 });
 
+describe('HttpClient.requestJson', () => {
+  const toError = (status: number, headers: Record<string, unknown>, bodyText: string) => Object.assign(new Error(`upstream ${status}`), { status, headers, bodyText });
+
+  it('parses the answer and lists repeated headers as arrays', async () => {
+    const upstream = await startMockUpstream((request, response) => {
+      response.setHeader('set-cookie', ['a=1', 'b=2']);
+      response.setHeader('X-Upstream', 'yes');
+      sendJson(response, 200, { path: request.url, body: request.body });
+    });
+    opened.push(upstream);
+    const answer = await client(`${upstream.url}/v1`).requestJson({ method: 'POST', path: '/chat/completions', body: '{"a":1}', signal: new AbortController().signal }, toError);
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ path: '/v1/chat/completions', body: '{"a":1}' });
+    expect(answer.headers['x-upstream']).toBe('yes');
+    expect(answer.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+  });
+
+  it('turns an error status into the adapter’s error, with the body’s text', async () => {
+    const upstream = await startMockUpstream((_request, response) => sendJson(response, 429, { error: { message: 'slow down' } }));
+    opened.push(upstream);
+    const failure = await client(upstream.url).requestJson({ method: 'GET', path: '/', signal: new AbortController().signal }, toError).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ status: 429, bodyText: '{"error":{"message":"slow down"}}' });
+  });
+
+  it('reports a body that is not JSON as a malformed answer (502)', async () => {
+    const upstream = await startMockUpstream((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('<html>oops</html>');
+    });
+    opened.push(upstream);
+    const failure = await client(upstream.url).requestJson({ method: 'GET', path: '/', signal: new AbortController().signal }, toError).catch((error: unknown) => error);
+    expect(GatewayError.isInstance(failure)).toBe(true);
+    expect((failure as GatewayError).status).toBe(502);
+    expect((failure as GatewayError).message).toContain('is not JSON');
+  });
+
+  it('sends nothing when the signal is already aborted', async () => {
+    let requests = 0;
+    const upstream = await startMockUpstream((_request, response) => {
+      requests++;
+      sendJson(response, 200, {});
+    });
+    opened.push(upstream);
+    const failure = await client(upstream.url).requestJson({ method: 'GET', path: '/', signal: AbortSignal.abort() }, toError).catch((error: unknown) => error);
+    expect((failure as Error).name).toBe('AbortError');
+    expect(requests).toBe(0);
+  });
+
+  it('aborts a request in flight: the upstream sees its connection closed and the caller an AbortError', async () => {
+    let upstreamClosed: () => void;
+    const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    const upstream = await startMockUpstream((_request, _response, raw) => {
+      // Never answers: only the abort can end this request.
+      raw.socket.once('close', () => upstreamClosed());
+    });
+    opened.push(upstream);
+    const controller = new AbortController();
+    const pending = client(upstream.url).requestJson({ method: 'GET', path: '/', signal: controller.signal }, toError).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort(new DOMException('The client disconnected.', 'AbortError'));
+    expect(((await pending) as Error).name).toBe('AbortError');
+    await closed;
+  });
+
+  it('maps a refused connection to a retryable 502', async () => {
+    const upstream = await echoUpstream();
+    const url = upstream.url;
+    await upstream.close();
+    const failure = await client(url).requestJson({ method: 'GET', path: '/', signal: new AbortController().signal }, toError).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ status: 502, code: 'upstream_unreachable', isRetryable: true });
+  });
+});
+
 describe('readText', () => {
   async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {
     for (const part of parts) yield Buffer.from(part);
