@@ -199,6 +199,26 @@ describe('routes', () => {
     expect(((await response.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe('Hello from alpha');
   });
 
+  it('serves the OpenAI routes with a query string or a trailing slash, with and without CORS', async () => {
+    for (const cors of [undefined, { origins: '*' as const }]) {
+      const { url } = await startGateway({ providers: [fakeProvider('alpha')], cors });
+      for (const path of ['/v1/chat/completions?api-version=1', '/v1/chat/completions/', '/chat/completions/?x=1']) {
+        const response = await postJson(`${url}${path}`, { model: 'alpha/m', ...ask });
+        expect(response.status, `${path} with cors ${JSON.stringify(cors)}`).toBe(200);
+        expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength(await response.text())));
+      }
+      const models = await fetch(`${url}/v1/models?limit=5`);
+      expect(models.status).toBe(200);
+    }
+  });
+
+  it('answers errors found before the pipeline (bad JSON) with a request id', async () => {
+    const { url } = await startGateway({ providers: [fakeProvider('alpha')] });
+    const response = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'req-bad-json' }, body: '{' });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('x-request-id')).toBe('req-bad-json');
+  });
+
   it('reports health with the provider ids', async () => {
     const { url } = await startGateway({ providers: [fakeProvider('alpha'), fakeProvider('beta')] });
     const response = await fetch(`${url}/health`);
