@@ -23,6 +23,7 @@ const usage = `Usage: pnpm bench [options]
   --latency-requests <n>   requests per one-at-a-time latency run (default 2000)
   --stream-requests <n>    streams per time-to-first-chunk run (default 100)
   --chunk-interval <ms>    pause between the mock upstream's stream events (default 1)
+  --long-requests <n>      requests of the fullstack scenario's long run, for memory growth (default 200000)
   --profile                profile the gateway's CPU and print its hottest functions
   --strict                 exit 1 when a goal is not met
   --list                   list the scenarios
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     'latency-requests': { type: 'string', default: '2000' },
     'stream-requests': { type: 'string', default: '100' },
     'chunk-interval': { type: 'string', default: '1' },
+    'long-requests': { type: 'string', default: '200000' },
     profile: { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
     list: { type: 'boolean', default: false },
@@ -88,6 +90,7 @@ const settings: BenchSettings = {
   latencyRequests: Math.max(1, positiveNumber('latency-requests', values['latency-requests'])),
   streamRequests: Math.max(1, positiveNumber('stream-requests', values['stream-requests'])),
   chunkIntervalMs: positiveNumber('chunk-interval', values['chunk-interval'], false),
+  longRequests: positiveNumber('long-requests', values['long-requests']),
   targetCore: 1,
   harnessCore: 0,
   profileDirectory,

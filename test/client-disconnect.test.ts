@@ -137,8 +137,8 @@ function streamThenHangUp(
 
 describe('client disconnect mid-stream', () => {
   it('closes the upstream request within 50 ms, frees the concurrency slot, and bills the partial answer', async () => {
-    // The first hang-up in a process also pays for loading and compiling the code paths it takes (about
-    // 20–40 ms on a busy two-core machine); a warm-up one on another key keeps that out of the measurement.
+    // The first hang-up in a process also pays for loading and compiling the code paths it takes (tens of
+    // milliseconds on a busy two-core machine); a warm-up one on another key keeps that out of the measurement.
     const warmUp = await createKey({ name: 'warm-up' });
     const warmUpMarker = `Warm up (${randomUUID()})`;
     const warmUpHangUp = await streamThenHangUp(warmUp.key, warmUpMarker, chunksBeforeHangUp, async () => {});

@@ -16,6 +16,8 @@ export interface BenchSettings {
   streamRequests: number;
   /** Pause between the mock upstream's stream events. */
   chunkIntervalMs: number;
+  /** Requests of a long run whose memory is sampled from start to end (0 skips it). */
+  longRequests: number;
   /** Core for the systems under test, and core for the load generator and mock upstream. */
   targetCore: number;
   harnessCore: number;

@@ -85,10 +85,6 @@ abstract class LocalServer {
     await waitForPort(this.port, 20_000, exited);
   }
 
-  get running(): boolean {
-    return this.#child !== undefined;
-  }
-
   async start(): Promise<void> {
     if (this.#child) return;
     const { executable, args, uid, gid } = this.command();
