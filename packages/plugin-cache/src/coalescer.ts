@@ -9,16 +9,22 @@ class SharedCall {
   readonly chunks: ChatCompletionChunk[] = [];
   streamEnded = false;
   streamError: unknown;
+  /** The upstream call is over (a whole answer, a failure or the stream's end): nothing is left to cancel. */
+  finished = false;
   #wake: Array<() => void> = [];
 
   constructor(start: (signal: AbortSignal) => Promise<UpstreamResult>, onSettled: () => void) {
     this.result = start(this.controller.signal).then(
       (result) => {
         if (result.type === 'stream') void this.#pump(result.stream, onSettled);
-        else onSettled();
+        else {
+          this.finished = true;
+          onSettled();
+        }
         return result;
       },
       (error: unknown) => {
+        this.finished = true;
         onSettled();
         throw error;
       },
@@ -35,6 +41,7 @@ class SharedCall {
       this.streamError = error;
     } finally {
       this.streamEnded = true;
+      this.finished = true;
       onSettled();
       this.#notify();
     }
@@ -53,7 +60,8 @@ class SharedCall {
   /** A consumer left; when the last one has, the upstream call is no longer wanted. */
   leave(): void {
     this.consumers -= 1;
-    if (this.consumers === 0 && !this.streamEnded) this.controller.abort(new DOMException('Every client of this request went away.', 'AbortError'));
+    // Aborting a finished call would only cost the time to build the exception and run the listeners.
+    if (this.consumers === 0 && !this.finished) this.controller.abort(new DOMException('Every client of this request went away.', 'AbortError'));
   }
 }
 

@@ -132,6 +132,17 @@ describe('fallback plugin through the gateway', () => {
     expect(Date.now() - started).toBeLessThan(900);
   });
 
+  it('with attempt timeouts, a client that goes away still closes the upstream request at once', async () => {
+    const hang: Behaviour = () => new Promise(() => {});
+    const { client, alphaUpstream } = await setup([hang], [ok('beta')], { groups: group, timeouts: { totalMs: 10_000, firstByteMs: 10_000 } });
+    const controller = new AbortController();
+    const pending = client.chat.completions.create({ model: 'smart', ...ask }, { signal: controller.signal });
+    await expect.poll(() => alphaUpstream.requests.length).toBe(1);
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await expect.poll(() => alphaUpstream.abortedRequests.length, { timeout: 2_000 }).toBe(1);
+  });
+
   it('falls back when the connection is reset before headers', async () => {
     const reset: Behaviour = (_request, response) => void response.socket?.destroy();
     const { client } = await setup([reset], [ok('after reset')], { groups: group });

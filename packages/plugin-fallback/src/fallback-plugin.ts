@@ -137,15 +137,24 @@ export function createFallbackPlugin(options: FallbackOptions = {}): FallbackPlu
   /** Runs one attempt against one target, with the per-attempt timeouts; streams are peeked to the first content. */
   async function attempt(next: UpstreamCall, request: UpstreamRequest, target: Target, params: Record<string, unknown> | undefined): Promise<UpstreamResult> {
     const targetHealth = health.get(target.model);
-    const controller = new AbortController();
-    const signal = AbortSignal.any([request.signal, controller.signal]);
+    // Without attempt timeouts the client's own signal is the attempt's. With them, a signal of the attempt's
+    // own that the client's abort is forwarded to: AbortSignal.any costs about ten times as much per request.
+    const timed = config.timeouts.totalMs !== undefined || config.timeouts.firstByteMs !== undefined;
+    const controller = timed ? new AbortController() : undefined;
+    const forwardAbort = () => controller!.abort(request.signal.reason);
+    if (controller) {
+      if (request.signal.aborted) controller.abort(request.signal.reason);
+      else request.signal.addEventListener('abort', forwardAbort, { once: true });
+    }
+    const unlink = () => controller && request.signal.removeEventListener('abort', forwardAbort);
+    const signal = controller?.signal ?? request.signal;
     let timedOut: 'first byte' | 'total' | undefined;
     const timeout = (kind: 'first byte' | 'total', milliseconds: number | undefined) =>
       milliseconds === undefined
         ? undefined
         : setTimeout(() => {
             timedOut ??= kind;
-            controller.abort(new DOMException(`The ${kind} timeout passed.`, 'TimeoutError'));
+            controller!.abort(new DOMException(`The ${kind} timeout passed.`, 'TimeoutError'));
           }, milliseconds);
     const totalTimer = timeout('total', config.timeouts.totalMs);
     const firstByteTimer = timeout('first byte', config.timeouts.firstByteMs);
@@ -195,6 +204,7 @@ export function createFallbackPlugin(options: FallbackOptions = {}): FallbackPlu
         } finally {
           targetHealth.inFlight -= 1;
           clearTimeout(totalTimer);
+          unlink();
           if (!finished) void iterator.return?.()?.catch(() => {});
         }
       }
@@ -206,6 +216,7 @@ export function createFallbackPlugin(options: FallbackOptions = {}): FallbackPlu
       if (!handedOver) {
         targetHealth.inFlight -= 1;
         clearTimeout(totalTimer);
+        unlink();
       }
     }
   }
