@@ -147,7 +147,9 @@ export class Pipeline {
 
   async #runRequestHooksAsync(context: RequestContext<any>): Promise<(EarlyResponse & { plugin: string }) | undefined> {
     for (const plugin of this.#requestPlugins) {
-      const early = await plugin.onRequest!(context);
+      const returned = plugin.onRequest!(context);
+      // A hook that answered synchronously is not awaited: one microtask turn less per plugin.
+      const early = isPromiseLike(returned) ? await returned : returned;
       if (early) {
         if (early.headers) for (const name in early.headers) context.setHeader(name, early.headers[name]!);
         return { ...early, plugin: plugin.name };
@@ -163,7 +165,8 @@ export class Pipeline {
   async #runResponseHooksAsync(context: RequestContext<any>, outcome: ResponseOutcome): Promise<void> {
     for (const plugin of this.#responsePlugins) {
       try {
-        await plugin.onResponse!(context, outcome);
+        const returned = plugin.onResponse!(context, outcome);
+        if (isPromiseLike(returned)) await returned;
       } catch (error) {
         // An observer failing must never cost the client its answer.
         context.logger.error({ err: error, plugin: plugin.name }, 'onResponse hook failed');
@@ -213,8 +216,17 @@ export class Pipeline {
     answeredBy: string,
   ): Promise<void> {
     if (this.#responsePlugins.length > 0) {
-      const outcome = { ...whole, usage: whole.response.usage, streamed: false, aborted: false, answeredBy, target: context.target, durationMs: performance.now() - context.startedAt };
-      await this.#runResponseHooks(context, outcome as ResponseOutcome);
+      const outcome = {
+        operation: whole.operation,
+        response: whole.response,
+        usage: whole.response.usage,
+        streamed: false,
+        aborted: false,
+        answeredBy,
+        target: context.target,
+        durationMs: performance.now() - context.startedAt,
+      };
+      await this.#runResponseHooksAsync(context, outcome as ResponseOutcome);
     }
     responder.json(200, whole.response);
   }
@@ -331,6 +343,10 @@ const callProvider: UpstreamCall = async ({ context, target, body, signal }) => 
     throw gatewayError;
   }
 };
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | undefined)?.then === 'function';
+}
 
 /** Removes the usage the gateway asked the provider for but the client did not. */
 function withoutUsage(chunk: ChatCompletionChunk): ChatCompletionChunk | null {

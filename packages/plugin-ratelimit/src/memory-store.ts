@@ -7,6 +7,9 @@ import { type AdmitResult, gcra, type RateLimitRule, type RateLimitStore, type R
 export class MemoryRateLimitStore implements RateLimitStore {
   readonly #tats = new Map<string, number>();
   readonly #leases = new Map<string, Map<string, number>>();
+  /** Per key with leases: the latest expiry handed out, and the keys whose leases are not oldest-first. */
+  readonly #newestLease = new Map<string, number>();
+  readonly #unordered = new Set<string>();
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -54,7 +57,13 @@ export class MemoryRateLimitStore implements RateLimitStore {
           leases = new Map();
           this.#leases.set(rule.key, leases);
         }
-        leases.set(rule.member, now + rule.leaseMs);
+        const expiresAt = now + rule.leaseMs;
+        // A lease ending before the newest one (another lease length, or the clock stepped back) breaks
+        // the oldest-first order that lets admission stop early; such keys are scanned whole.
+        const newest = this.#newestLease.get(rule.key);
+        if (newest !== undefined && expiresAt < newest) this.#unordered.add(rule.key);
+        else this.#newestLease.set(rule.key, expiresAt);
+        leases.set(rule.member, expiresAt);
       }
     });
     return { allowed: true, outcomes };
@@ -70,23 +79,48 @@ export class MemoryRateLimitStore implements RateLimitStore {
     const leases = this.#leases.get(key);
     if (!leases) return;
     leases.delete(member);
-    if (leases.size === 0) this.#leases.delete(key);
+    if (leases.size === 0) this.#forget(key);
+  }
+
+  #forget(key: string): void {
+    this.#leases.delete(key);
+    this.#newestLease.delete(key);
+    this.#unordered.delete(key);
   }
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
   }
 
+  /**
+   * The key's unexpired leases. A Map keeps insertion order and every lease of a key lasts the plugin's
+   * `leaseMs`, so the oldest come first: dropping expired ones stops at the first live lease, and an
+   * admission costs the same with 1,000 requests in flight on the key as with one. The sweep does a full pass.
+   */
   #activeLeases(key: string, now: number): Map<string, number> | undefined {
     const leases = this.#leases.get(key);
     if (!leases) return undefined;
-    for (const [member, expiresAt] of leases) if (expiresAt <= now) leases.delete(member);
+    if (this.#unordered.has(key)) {
+      for (const [member, expiresAt] of leases) if (expiresAt <= now) leases.delete(member);
+      return leases;
+    }
+    for (const [member, expiresAt] of leases) {
+      if (expiresAt > now) break;
+      leases.delete(member);
+    }
     return leases;
+  }
+
+  #sweepLeases(key: string, now: number): void {
+    const leases = this.#leases.get(key);
+    if (!leases) return;
+    for (const [member, expiresAt] of leases) if (expiresAt <= now) leases.delete(member);
+    if (leases.size === 0) this.#forget(key);
   }
 
   #sweep(): void {
     const now = this.#now();
     for (const [key, tat] of this.#tats) if (tat <= now) this.#tats.delete(key);
-    for (const key of this.#leases.keys()) if (this.#activeLeases(key, now)?.size === 0) this.#leases.delete(key);
+    for (const key of this.#leases.keys()) this.#sweepLeases(key, now);
   }
 }

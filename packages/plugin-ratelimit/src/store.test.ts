@@ -79,6 +79,16 @@ function storeContract(name: string, create: () => RateLimitStore, enabled = tru
       await new Promise((resolve) => setTimeout(resolve, 120));
       expect((await store.admit([{ kind: 'concurrency', key: slotKey, limit: 1, leaseMs: 50, member: 'new' }])).allowed).toBe(true);
     });
+
+    it('frees an expired short lease granted after a longer one that is still held', async () => {
+      const slotKey = key();
+      const lease = (member: string, leaseMs: number) => ({ kind: 'concurrency' as const, key: slotKey, limit: 2, leaseMs, member });
+      expect((await store.admit([lease('long', 60_000)])).allowed).toBe(true);
+      expect((await store.admit([lease('short', 50)])).allowed).toBe(true);
+      expect((await store.admit([lease('third', 60_000)])).allowed).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      expect((await store.admit([lease('third', 60_000)])).allowed).toBe(true);
+    });
   });
 }
 

@@ -124,7 +124,6 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
 
     async chat(modelId: string, request: ChatCompletionRequest, callOptions: ProviderCallOptions): Promise<ChatResult> {
       const body = convertToOpenAIRequest(modelId, request, { streamUsage });
-      const fallbackId = `chatcmpl-${randomUUID()}`;
       if (request.stream === true) {
         const response = await post(pathFor('chat', modelId), body, callOptions);
         const contentType = String(response.headers['content-type'] ?? '');
@@ -135,7 +134,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
           if (details) throw upstreamError(502, response.headers, JSON.stringify(json));
           throw malformedResponseError(provider, `expected an event stream, got '${contentType || 'no content type'}'`);
         }
-        const state = createOpenAIStreamState(modelId, fallbackId, Date.now(), { keepContentFilterResults });
+        const state = createOpenAIStreamState(modelId, `chatcmpl-${randomUUID()}`, Date.now(), { keepContentFilterResults });
         return { type: 'stream', stream: readOpenAIStream(response.body, state, provider, extractError, callOptions.signal) };
       }
       const { json, headers } = await postForJson(pathFor('chat', modelId), body, callOptions);
@@ -145,6 +144,8 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
         if (details) throw upstreamError(502, headers, JSON.stringify(json));
         throw malformedResponseError(provider, 'the body is not a chat completion');
       }
+      // An id is made only for the few servers that send none (Qwen sends an empty one).
+      const fallbackId = completion.id ? completion.id : `chatcmpl-${randomUUID()}`;
       return { type: 'response', response: normalizeOpenAIResponse(completion, modelId, fallbackId, Date.now(), { keepContentFilterResults }) };
     },
 
