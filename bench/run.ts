@@ -7,6 +7,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { buildStalePackages, packagesVariable } from './lib/packages-under-test.js';
 import { canPinToCores, pinCurrentProcess } from './lib/processes.js';
 import { summarizeProfile } from './lib/profile-summary.js';
 import type { BenchSettings } from './lib/scenario.js';
@@ -24,6 +25,7 @@ const usage = `Usage: pnpm bench [options]
   --stream-requests <n>    streams per time-to-first-chunk run (default 100)
   --chunk-interval <ms>    pause between the mock upstream's stream events (default 1)
   --long-requests <n>      requests of the fullstack scenario's long run, for memory growth (default 200000)
+  --source                 run the packages' TypeScript sources through tsx instead of their builds
   --profile                profile the gateway's CPU and print its hottest functions
   --strict                 exit 1 when a goal is not met
   --list                   list the scenarios
@@ -41,6 +43,7 @@ const { values } = parseArgs({
     'stream-requests': { type: 'string', default: '100' },
     'chunk-interval': { type: 'string', default: '1' },
     'long-requests': { type: 'string', default: '200000' },
+    source: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
     list: { type: 'boolean', default: false },
@@ -77,6 +80,10 @@ const benchDirectory = fileURLToPath(new URL('.', import.meta.url));
 const profileDirectory = values.profile ? resolve(benchDirectory, '.profiles') : undefined;
 if (profileDirectory) mkdirSync(profileDirectory, { recursive: true });
 
+// Every child inherits the choice; stale builds are rebuilt before anything is measured.
+process.env[packagesVariable] = values.source ? 'source' : 'built';
+if (!values.source) buildStalePackages((message) => process.stderr.write(`  ${message}\n`));
+
 // Read before pinning: afterwards this process sees only its own core.
 const coreCount = availableParallelism();
 // The load generator and the mock upstream share core 0; systems under test get core 1 to themselves.
@@ -99,6 +106,7 @@ const settings: BenchSettings = {
 
 console.log(
   `Switchyard bench — node ${process.version}, ${coreCount} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), ` +
+    `${values.source ? 'package sources through tsx' : 'built packages'}, ` +
     (pinned && canPinToCores()
       ? `systems under test pinned to core ${settings.targetCore}, load generator and mock upstream to core ${settings.harnessCore}`
       : 'no core pinning (taskset missing or one core): figures are less stable'),

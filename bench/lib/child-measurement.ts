@@ -1,7 +1,7 @@
 /*
  * In-process measurements (a store's round trip, an index lookup) run in a child Node process of their
- * own, like the servers do: workspace packages resolve to their TypeScript sources there
- * (`--conditions=@switchyard/source`), and the child can be pinned to the target core.
+ * own, like the servers do: workspace packages resolve as they do for the servers (built, or sources
+ * with `pnpm bench --source`: lib/packages-under-test.ts), and the child can be pinned to the target core.
  *
  * The measuring module calls `serveMeasurement(measure)` when it is the child's main module
  * (`isMeasurementChild(import.meta.url)`); the parent calls `runMeasurementChild(module, options)` and
@@ -9,6 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { childNodeFlags } from './packages-under-test.js';
 import { canPinToCores } from './processes.js';
 
 const optionsVariable = 'BENCH_MEASUREMENT_OPTIONS';
@@ -33,7 +34,7 @@ export async function serveMeasurement<Options, Result>(measure: (options: Optio
 
 /** Runs `module` as a measurement child (pinned to `core` when possible) and returns what it measured. */
 export async function runMeasurementChild<Result>(module: URL, options: unknown, core?: number): Promise<Result> {
-  const nodeArguments = ['--conditions=@switchyard/source', '--import', 'tsx', fileURLToPath(module)];
+  const nodeArguments = [...childNodeFlags(), fileURLToPath(module)];
   const pinned = core !== undefined && canPinToCores();
   const child = spawn(pinned ? 'taskset' : process.execPath, pinned ? ['-c', String(core), process.execPath, ...nodeArguments] : nodeArguments, {
     env: { ...process.env, [optionsVariable]: JSON.stringify(options ?? {}) },

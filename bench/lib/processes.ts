@@ -2,10 +2,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ParentMessage } from './target-process.js';
+import { childNodeFlags } from './packages-under-test.js';
 import { cpuProfileVariable, targetOptionsVariable } from './target-process.js';
 
-/** Node flags for every child: workspace packages resolve to their TypeScript sources, run through tsx. */
-const childNodeFlags = ['--conditions=@switchyard/source', '--import', 'tsx'];
 
 let tasksetChecked: boolean | undefined;
 
@@ -62,7 +61,7 @@ export interface TargetProcess {
 /** Starts a target module in its own Node process and waits until its server listens. */
 export async function spawnTarget(options: SpawnTargetOptions): Promise<TargetProcess> {
   const script = fileURLToPath(options.module);
-  const nodeArguments = [...childNodeFlags, ...(options.nodeFlags ?? []), script];
+  const nodeArguments = [...childNodeFlags(), ...(options.nodeFlags ?? []), script];
   const core = options.core !== undefined && canPinToCores() ? options.core : undefined;
   const [command, commandArguments] =
     core !== undefined ? ['taskset', ['-c', String(core), process.execPath, ...nodeArguments]] : [process.execPath, nodeArguments];

@@ -1,7 +1,7 @@
 /*
- * The production server as its users start it: the `switchyard serve` command of packages/server (run from
- * its TypeScript source through tsx, like every other benchmarked process), with a config file, in one
- * process or as a cluster primary with workers. Unlike `spawnTarget` targets it speaks no IPC protocol:
+ * The production server as its users start it: the `switchyard serve` command of packages/server (built,
+ * or its TypeScript source with `pnpm bench --source`, like every other benchmarked process), with a config
+ * file, in one process or as a cluster primary with workers. Unlike `spawnTarget` targets it speaks no IPC protocol:
  * readiness comes from its log, CPU and memory from /proc for the whole process tree.
  */
 import { spawn } from 'node:child_process';
@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TargetProcess } from './processes.js';
 import { canPinToCores } from './processes.js';
+import { childNodeFlags, serverCliEntry } from './packages-under-test.js';
 import { processTree, treeCpuMicroseconds } from './process-stats.js';
 
-const cliSource = fileURLToPath(new URL('../../packages/server/src/cli.ts', import.meta.url));
 
 /** Variables the server reads its configuration from: the benchmark's config file alone must decide. */
 const serverVariables = /^(SWITCHYARD_|REDIS_URL$|DATABASE_URL$|HOST$|PORT$|LOG_LEVEL$|AZURE_|OLLAMA_BASE_URL$|[A-Z]+_API_KEY$|[A-Z]+_BASE_URL$)/;
@@ -45,7 +45,7 @@ export async function startServerCli(options: ServerCliOptions): Promise<ServerC
   const logFile = join(directory, 'server.log');
   const logDescriptor = openSync(logFile, 'w');
   const environment = Object.fromEntries(Object.entries(process.env).filter(([name]) => !serverVariables.test(name)));
-  const nodeArguments = ['--conditions=@switchyard/source', '--import', 'tsx', cliSource, 'serve', '--config', configFile, '--workers', String(options.workers)];
+  const nodeArguments = [...childNodeFlags(), serverCliEntry(), 'serve', '--config', configFile, '--workers', String(options.workers)];
   // The benchmark process is pinned to one core and children inherit that: the server gets its cores back
   // explicitly (`cpus()` lists the machine's cores whatever this process's affinity; availableParallelism does not).
   const cores = options.cores ?? Array.from({ length: cpus().length }, (_, core) => core);
