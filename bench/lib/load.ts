@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KeepAliveConnection, type ResponseTiming } from './http-connection.js';
 import type { TargetProcess } from './processes.js';
+import { measureRotatingSequential, measureRotatingThroughput } from './rotating-load.js';
 
 export interface ThroughputOptions {
   url: URL;
@@ -37,71 +37,10 @@ export interface ThroughputResult {
   harnessCpu: number;
 }
 
-interface CpuSample {
-  at: number;
-  target: number | undefined;
-  harness: number;
-}
-
 /** Closed-loop load: `connections` clients each send the next request as soon as the last one answered. */
-export async function measureThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
-  const connections = await Promise.all(Array.from({ length: options.connections }, () => KeepAliveConnection.open(options.url)));
-  const startedAt = performance.now();
-  const windowStart = startedAt + options.warmupMs;
-  const windowEnd = windowStart + options.durationMs;
-  const latencies: number[] = [];
-  let errors = 0;
-
-  const takeSample = async (): Promise<CpuSample> => {
-    const before = performance.now();
-    const own = process.cpuUsage();
-    const [target, ...harness] = await Promise.all([
-      options.target?.cpuMicroseconds(),
-      ...(options.harness ?? []).map((child) => child.cpuMicroseconds()),
-    ]);
-    // Each child read its clock somewhere in the IPC round trip; its middle is the best guess.
-    return { at: (before + performance.now()) / 2, target, harness: own.user + own.system + harness.reduce<number>((sum, value) => sum + value!, 0) };
-  };
-  const firstSample = sleep(options.warmupMs).then(takeSample);
-  const lastSample = sleep(options.warmupMs + options.durationMs).then(takeSample);
-
-  const worker = async (connection: KeepAliveConnection) => {
-    while (performance.now() < windowEnd) {
-      let timing: ResponseTiming;
-      try {
-        timing = await connection.send(options.request);
-      } catch {
-        errors++;
-        return;
-      }
-      if (timing.status !== 200) errors++;
-      else if (timing.sentAt >= windowStart && timing.endAt <= windowEnd) latencies.push(timing.endAt - timing.sentAt);
-    }
-  };
-  await Promise.all(connections.map(worker));
-  for (const connection of connections) connection.close();
-
-  const [first, last] = await Promise.all([firstSample, lastSample]);
-  const sampledMs = last.at - first.at;
-  let targetCpu: number | undefined;
-  let targetCpuPerRequestMicroseconds: number | undefined;
-  if (first.target !== undefined && last.target !== undefined) {
-    const usedMicroseconds = last.target - first.target;
-    targetCpu = usedMicroseconds / 1000 / sampledMs;
-    // Requests completed over the sampled span, estimated from the window's rate.
-    targetCpuPerRequestMicroseconds = usedMicroseconds / ((latencies.length * sampledMs) / options.durationMs);
-  }
-  return {
-    // Counting requests that both started and ended inside the window undercounts by at most one request
-    // per connection at each edge; with thousands per second that is well under 1 %.
-    requestsPerSecond: latencies.length / (options.durationMs / 1000),
-    completed: latencies.length,
-    errors,
-    latencies: Float64Array.from(latencies),
-    targetCpu,
-    targetCpuPerRequestMicroseconds,
-    harnessCpu: (last.harness - first.harness) / 1000 / sampledMs,
-  };
+export function measureThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
+  const { request, ...rest } = options;
+  return measureRotatingThroughput({ ...rest, source: () => request });
 }
 
 export interface SequentialOptions {
@@ -121,23 +60,9 @@ export interface SequentialResult {
 }
 
 /** One request at a time on one keep-alive connection: latency without any queueing. */
-export async function measureSequential(options: SequentialOptions): Promise<SequentialResult> {
-  const connection = await KeepAliveConnection.open(options.url);
-  const latencies = new Float64Array(options.requests);
-  const timesToFirstByte = new Float64Array(options.requests);
-  let errors = 0;
-  try {
-    for (let index = 0; index < options.warmupRequests; index++) await connection.send(options.request);
-    for (let index = 0; index < options.requests; index++) {
-      const timing = await connection.send(options.request);
-      if (timing.status !== 200) errors++;
-      latencies[index] = timing.endAt - timing.sentAt;
-      timesToFirstByte[index] = timing.firstBodyAt - timing.sentAt;
-    }
-  } finally {
-    connection.close();
-  }
-  return { latencies, timesToFirstByte, errors };
+export function measureSequential(options: SequentialOptions): Promise<SequentialResult> {
+  const { request, ...rest } = options;
+  return measureRotatingSequential({ ...rest, source: () => request });
 }
 
 /** One request with its body kept: for checking that a target answers correctly before measuring it. */

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
-import { fetchOnce, measureSequential, measureThroughput, warmUp } from '../lib/load.js';
+import { fetchOnce, warmUp } from '../lib/load.js';
+import { measureProxyRounds, type RoundFigures } from '../lib/proxy-rounds.js';
 import { encodeRequest } from '../lib/http-connection.js';
 import { chatRequestBody, streamChunkCount, upstreamModel } from '../lib/openai-payloads.js';
 import { spawnTarget, type TargetProcess } from '../lib/processes.js';
 import type { BenchSettings, Goal, Scenario, ScenarioReport } from '../lib/scenario.js';
-import { formatMs, formatNumber, formatPercent, formatRatio, formatSignedMs, median, percentile } from '../lib/stats.js';
+import { formatMs, formatNumber, formatPercent, formatRatio, formatSignedMs, median } from '../lib/stats.js';
 import { renderTable } from '../lib/table.js';
 import { runMeasurementChild } from '../lib/child-measurement.js';
 import type { TranslationWork } from '../lib/translation-work.js';
@@ -21,21 +22,6 @@ interface Subject {
   description: string;
   process: TargetProcess;
   model: string;
-}
-
-interface RoundFigures {
-  requestsPerSecond: number;
-  throughputP50: number;
-  throughputP99: number;
-  targetCpu: number | undefined;
-  cpuPerRequest: number | undefined;
-  harnessCpu: number;
-  errors: number;
-  latencyP50: number;
-  latencyP99: number;
-  firstChunkP50: number;
-  firstChunkP99: number;
-  streamP50: number;
 }
 
 export const foundationScenario: Scenario = {
@@ -89,64 +75,16 @@ export const foundationScenario: Scenario = {
         await warmUp({ url, request: plainRequest(url, subject), connections: settings.connections, requests: settings.initialWarmupRequests, maxDurationMs: 15_000 });
       }
 
-      const rounds: Array<Map<string, RoundFigures>> = [];
-      for (let round = 0; round < settings.rounds; round++) {
-        // Rotating the order spreads any drift (another process waking up, thermal state) over all subjects.
-        const ordered = subjects.map((_, index) => subjects[(index + round) % subjects.length]!);
-        const figures = new Map<string, Partial<RoundFigures>>(subjects.map((subject) => [subject.name, {}]));
-        for (const subject of ordered) {
-          settings.log(`round ${round + 1}/${settings.rounds}: throughput of ${subject.name}…`);
+      const rounds = await measureProxyRounds(
+        subjects.map((subject) => {
           const url = new URL(subject.process.url);
-          const result = await measureThroughput({
-            url,
-            request: plainRequest(url, subject),
-            connections: settings.connections,
-            warmupMs: settings.warmupMs,
-            durationMs: settings.durationMs,
-            target: subject.process,
-            harness: subject.name === 'direct' ? [] : [upstream],
-          });
-          Object.assign(figures.get(subject.name)!, {
-            requestsPerSecond: result.requestsPerSecond,
-            throughputP50: percentile(result.latencies, 50),
-            throughputP99: percentile(result.latencies, 99),
-            targetCpu: result.targetCpu,
-            cpuPerRequest: result.targetCpuPerRequestMicroseconds,
-            harnessCpu: result.harnessCpu,
-            errors: result.errors,
-          });
-        }
-        for (const subject of ordered) {
-          settings.log(`round ${round + 1}/${settings.rounds}: one-at-a-time latency of ${subject.name}…`);
-          const url = new URL(subject.process.url);
-          const result = await measureSequential({
-            url,
-            request: plainRequest(url, subject),
-            warmupRequests: Math.ceil(settings.latencyRequests / 5),
-            requests: settings.latencyRequests,
-          });
-          const entry = figures.get(subject.name)!;
-          entry.latencyP50 = percentile(result.latencies, 50);
-          entry.latencyP99 = percentile(result.latencies, 99);
-          entry.errors = (entry.errors ?? 0) + result.errors;
-        }
-        for (const subject of ordered) {
-          settings.log(`round ${round + 1}/${settings.rounds}: time to first chunk of ${subject.name}…`);
-          const url = new URL(subject.process.url);
-          const result = await measureSequential({
-            url,
-            request: streamRequest(url, subject),
-            warmupRequests: Math.ceil(settings.streamRequests / 5),
-            requests: settings.streamRequests,
-          });
-          const entry = figures.get(subject.name)!;
-          entry.firstChunkP50 = percentile(result.timesToFirstByte, 50);
-          entry.firstChunkP99 = percentile(result.timesToFirstByte, 99);
-          entry.streamP50 = percentile(result.latencies, 50);
-          entry.errors = (entry.errors ?? 0) + result.errors;
-        }
-        rounds.push(figures as Map<string, RoundFigures>);
-      }
+          const json = plainRequest(url, subject);
+          const streams = streamRequest(url, subject);
+          return { name: subject.name, process: subject.process, json: () => json, streams: () => streams };
+        }),
+        settings,
+        (subject) => (subject.name === 'direct' ? [] : [upstream]),
+      );
       settings.log('measuring the translation work alone…');
       const translation = await runMeasurementChild<TranslationWork>(new URL('../lib/translation-work.ts', import.meta.url), {}, settings.targetCore);
       return report(subjects, rounds, settings, translation);

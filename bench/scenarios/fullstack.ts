@@ -27,9 +27,10 @@ import { streamChunkCount, upstreamModel } from '../lib/openai-payloads.js';
 import { formatMegabytes, residentSetBytes } from '../lib/process-stats.js';
 import { spawnTarget, type TargetProcess } from '../lib/processes.js';
 import { redisAnswersPing } from '../lib/redis-ping.js';
-import { measureRotatingSequential, measureRotatingThroughput, type RequestSource, sendRequests } from '../lib/rotating-load.js';
+import { measureProxyRounds, type RoundFigures } from '../lib/proxy-rounds.js';
+import { type RequestSource, sendRequests } from '../lib/rotating-load.js';
 import type { BenchSettings, Goal, ReportSection, Scenario, ScenarioReport } from '../lib/scenario.js';
-import { formatMs, formatNumber, formatPercent, formatRatio, formatSignedMs, median, percentile } from '../lib/stats.js';
+import { formatMs, formatNumber, formatPercent, formatRatio, formatSignedMs, median } from '../lib/stats.js';
 import { renderTable } from '../lib/table.js';
 import type { FullStackOptions, FullStackStats, GatewayTargetOptions } from '../targets/gateway.js';
 
@@ -76,21 +77,6 @@ interface Subject {
   streams: RequestSource;
   /** Full-stack subjects: where to read their cache and rate-limit figures. */
   statsUrl?: URL;
-}
-
-interface RoundFigures {
-  requestsPerSecond: number;
-  throughputP50: number;
-  throughputP99: number;
-  targetCpu: number | undefined;
-  cpuPerRequest: number | undefined;
-  harnessCpu: number;
-  errors: number;
-  latencyP50: number;
-  latencyP99: number;
-  firstChunkP50: number;
-  firstChunkP99: number;
-  streamP50: number;
 }
 
 interface StreamMemory {
@@ -250,51 +236,7 @@ export const fullstackScenario: Scenario = {
         if (result.failed > 0) throw new Error(`${result.failed} of the warm-up's held-open streams failed.`);
       }
 
-      const rounds: Array<Map<SubjectName, RoundFigures>> = [];
-      for (let round = 0; round < settings.rounds; round++) {
-        // Rotating the order spreads any drift (another process waking up, thermal state) over all subjects.
-        const ordered = subjects.map((_, index) => subjects[(index + round) % subjects.length]!);
-        const figures = new Map<SubjectName, Partial<RoundFigures>>(subjects.map((entry) => [entry.name, {}]));
-        for (const entry of ordered) {
-          settings.log(`round ${round + 1}/${settings.rounds}: throughput of ${entry.name}…`);
-          const result = await measureRotatingThroughput({
-            url: new URL(entry.process.url),
-            source: entry.json,
-            connections: settings.connections,
-            warmupMs: settings.warmupMs,
-            durationMs: settings.durationMs,
-            target: entry.process,
-            harness: entry.name === 'direct' ? [] : [upstream],
-          });
-          Object.assign(figures.get(entry.name)!, {
-            requestsPerSecond: result.requestsPerSecond,
-            throughputP50: percentile(result.latencies, 50),
-            throughputP99: percentile(result.latencies, 99),
-            targetCpu: result.targetCpu,
-            cpuPerRequest: result.targetCpuPerRequestMicroseconds,
-            harnessCpu: result.harnessCpu,
-            errors: result.errors,
-          });
-        }
-        for (const entry of ordered) {
-          settings.log(`round ${round + 1}/${settings.rounds}: one-at-a-time latency of ${entry.name}…`);
-          const result = await measureRotatingSequential({ url: new URL(entry.process.url), source: entry.json, warmupRequests: Math.ceil(settings.latencyRequests / 5), requests: settings.latencyRequests });
-          const figure = figures.get(entry.name)!;
-          figure.latencyP50 = percentile(result.latencies, 50);
-          figure.latencyP99 = percentile(result.latencies, 99);
-          figure.errors = (figure.errors ?? 0) + result.errors;
-        }
-        for (const entry of ordered) {
-          settings.log(`round ${round + 1}/${settings.rounds}: time to first chunk of ${entry.name}…`);
-          const result = await measureRotatingSequential({ url: new URL(entry.process.url), source: entry.streams, warmupRequests: Math.ceil(settings.streamRequests / 5), requests: settings.streamRequests });
-          const figure = figures.get(entry.name)!;
-          figure.firstChunkP50 = percentile(result.timesToFirstByte, 50);
-          figure.firstChunkP99 = percentile(result.timesToFirstByte, 99);
-          figure.streamP50 = percentile(result.latencies, 50);
-          figure.errors = (figure.errors ?? 0) + result.errors;
-        }
-        rounds.push(figures as Map<SubjectName, RoundFigures>);
-      }
+      const rounds = await measureProxyRounds(subjects, settings, (entry) => (entry.name === 'direct' ? [] : [upstream]));
 
       // Memory per held-open stream: every proxy, each in front of the slow upstream.
       const memory = new Map<SubjectName, StreamMemory>();

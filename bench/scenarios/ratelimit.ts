@@ -6,10 +6,10 @@
  * added latency.
  */
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RateLimitStore } from '@switchyard/plugin-ratelimit';
 import { isMeasurementChild, runMeasurementChild, serveMeasurement } from '../lib/child-measurement.js';
+import { redisAnswersPing } from '../lib/redis-ping.js';
 import type { BenchSettings, Scenario, ScenarioReport } from '../lib/scenario.js';
 import { formatMs, percentile } from '../lib/stats.js';
 import { renderTable } from '../lib/table.js';
@@ -44,7 +44,7 @@ export const ratelimitScenario: Scenario = {
 
   async run(settings: BenchSettings): Promise<ScenarioReport> {
     const redisUrl = process.env.REDIS_URL ?? defaultRedisUrl;
-    const redisReachable = await answersPing(redisUrl);
+    const redisReachable = await redisAnswersPing(redisUrl);
     if (!redisReachable) settings.log(`Redis at ${redisUrl} does not answer: measuring the memory store only (set REDIS_URL to measure Redis).`);
     settings.log(`timing ${requests} sequential admissions per store…`);
     const result = await runMeasurementChild<MeasureResult>(new URL(import.meta.url), { redisUrl: redisReachable ? redisUrl : undefined } satisfies MeasureOptions, settings.targetCore);
@@ -69,26 +69,6 @@ export const ratelimitScenario: Scenario = {
   },
 };
 
-/** A raw PING, so an unreachable Redis is reported as such instead of being measured as the store's fail-open path. */
-function answersPing(redisUrl: string): Promise<boolean> {
-  const url = new URL(redisUrl);
-  return new Promise((resolve) => {
-    const socket = connect({ host: url.hostname, port: Number(url.port || 6379) });
-    let answer = '';
-    const finish = (reachable: boolean) => {
-      socket.destroy();
-      resolve(reachable);
-    };
-    socket.setTimeout(1_000, () => finish(false));
-    socket.once('error', () => finish(false));
-    // Password-protected servers answer NOAUTH: reachable; the store authenticates from the URL.
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (data) => {
-      answer += data.toString('latin1');
-      if (answer.includes('\r\n')) finish(answer.startsWith('+PONG') || answer.startsWith('-NOAUTH'));
-    });
-  });
-}
 
 async function measure(options: MeasureOptions): Promise<MeasureResult> {
   const { MemoryRateLimitStore, RedisRateLimitStore } = await import('@switchyard/plugin-ratelimit');
