@@ -209,9 +209,10 @@ export const fullstackScenario: Scenario = {
       }
 
       for (const entry of subjects) await checkAnswers(entry);
-      // Every proxy gets one unmeasured pass of held-open streams from the slow upstream, during the JSON
-      // warm-up: the memory figure is then what 1,000 streams hold, not the code compiled, the heap grown and
-      // the upstream connections opened for the first 1,000 (each subject pays those once, before measuring).
+      // Every proxy gets one unmeasured pass of held-open streams from the slow upstream: the memory figure
+      // is then what 1,000 streams hold, not the code compiled, the heap grown and the upstream connections
+      // opened for the first 1,000 (each subject pays those once, before measuring). One subject at a time,
+      // after the JSON warm-up: thousands of streams opening at once on one core would time out Redis calls.
       const bareSlowUrl = new URL(bareSlow.url);
       const bareSlowStreams = distinctStreamRequests({ url: bareSlowUrl, model: upstreamModel, headers: plainHeaders, label: 'Slow stream' });
       const slowStreamsOf = (entry: Subject) => {
@@ -220,20 +221,18 @@ export const fullstackScenario: Scenario = {
         return distinctStreamRequests({ url, model, headers: { authorization: entry.authorization }, label: 'Slow stream' });
       };
       const streamingSubjects = subjects.filter((entry) => entry.name !== 'direct' && entry.name !== 'bare');
-      const slowWarmUps = [
-        openConcurrentStreams(bareSlowUrl, Array.from({ length: concurrentStreams }, () => bareSlowStreams())).finished,
-        ...streamingSubjects.map((entry) => {
-          const streams = slowStreamsOf(entry);
-          return openConcurrentStreams(new URL(entry.process.url), Array.from({ length: concurrentStreams }, () => streams())).finished;
-        }),
-      ];
       for (const entry of subjects) {
         settings.log(`warming up ${entry.name}…`);
         await sendRequests({ url: new URL(entry.process.url), source: entry.json, connections: settings.connections, count: settings.initialWarmupRequests, maxDurationMs: 30_000 });
       }
-      settings.log('waiting for the held-open streams of the warm-up to end…');
-      for (const result of await Promise.all(slowWarmUps)) {
-        if (result.failed > 0) throw new Error(`${result.failed} of the warm-up's held-open streams failed.`);
+      const slowWarmUps: Array<[string, URL, RequestSource]> = [
+        ['bare', bareSlowUrl, bareSlowStreams],
+        ...streamingSubjects.map((entry): [string, URL, RequestSource] => [entry.name, new URL(entry.process.url), slowStreamsOf(entry)]),
+      ];
+      for (const [name, url, streams] of slowWarmUps) {
+        settings.log(`warming up ${name} with ${concurrentStreams} held-open streams…`);
+        const result = await openConcurrentStreams(url, Array.from({ length: concurrentStreams }, () => streams())).finished;
+        if (result.failed > 0) throw new Error(`${result.failed} of ${name}'s warm-up streams failed.`);
       }
 
       const rounds = await measureProxyRounds(subjects, settings, (entry) => (entry.name === 'direct' ? [] : [upstream]));
