@@ -1,4 +1,4 @@
-import type { ChatCompletion, ChatContext, Target, UpstreamCall, UpstreamRequest } from '@switchyard/core';
+import type { ChatCompletion, ChatCompletionChunk, ChatContext, Target, UpstreamCall, UpstreamRequest } from '@switchyard/core';
 import { describe, expect, it } from 'vitest';
 import { Coalescer } from './coalescer.js';
 
@@ -54,5 +54,53 @@ describe('Coalescer', () => {
     client.abort();
     await expect(pending).rejects.toThrow(/went away/);
     expect(signals[1]!.aborted).toBe(true);
+  });
+
+  it('keeps a long stream whole for every consumer, and stops taking joiners once its history is full', async () => {
+    const coalescer = new Coalescer({ maxHistoryChunks: 4 });
+    const chunkCount = 20;
+    let calls = 0;
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const chunk = (index: number): ChatCompletionChunk => ({
+      id: 'chatcmpl-1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'model',
+      choices: [{ index: 0, delta: { content: String(index) }, finish_reason: index === chunkCount - 1 ? 'stop' : null }],
+    });
+    const next: UpstreamCall = async () => {
+      calls++;
+      async function* stream(): AsyncGenerator<ChatCompletionChunk> {
+        for (let index = 0; index < chunkCount; index++) {
+          // Eight chunks at once, the rest when the test opens the gate: joiners come in between.
+          if (index === 8) await gate;
+          yield chunk(index);
+        }
+      }
+      return { type: 'stream', stream: stream(), target };
+    };
+    const read = async (result: Awaited<ReturnType<Coalescer['run']>>) => {
+      if (result.type !== 'stream') throw new Error('expected a stream');
+      const contents: string[] = [];
+      for await (const item of result.stream) contents.push(item.choices[0]!.delta.content!);
+      return contents;
+    };
+    const first = await coalescer.run('long', request(new AbortController().signal), next);
+    // Joins early but reads nothing until the end: what it has not read may not be dropped.
+    const early = await coalescer.run('long', request(new AbortController().signal), next);
+    expect(early.coalesced).toBe(true);
+    const firstContents = read(first);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The history passed four chunks: an identical request now makes an upstream call of its own.
+    const late = await coalescer.run('long', request(new AbortController().signal), next);
+    expect(late.coalesced).toBe(false);
+    expect(calls).toBe(2);
+    openGate();
+    const all = Array.from({ length: chunkCount }, (_, index) => String(index));
+    expect(await firstContents).toEqual(all);
+    expect(await read(late)).toEqual(all);
+    expect(await read(early)).toEqual(all);
+    expect(coalescer.inFlight).toBe(0);
   });
 });

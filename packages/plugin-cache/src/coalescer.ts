@@ -1,22 +1,42 @@
 import type { ChatCompletionChunk, UpstreamCall, UpstreamRequest, UpstreamResult } from '@switchyard/core';
 
+/** Where one consumer of a shared stream has read up to: the absolute index of its next chunk. */
+interface Cursor {
+  position: number;
+}
+
+/**
+ * Chunks a shared stream keeps so that a request joining late still gets the whole answer. Past this many
+ * the call stops taking new requests (they make a call of their own) and keeps only what its consumers
+ * have not read yet: a long answer held whole for every open stream would grow memory with answer length.
+ */
+const defaultMaxHistoryChunks = 256;
+
 /** One upstream call shared by every identical request that arrives while it runs. */
 class SharedCall {
   readonly controller = new AbortController();
   consumers = 0;
   result: Promise<UpstreamResult>;
-  /** For a stream: every chunk so far, so a request that joins late still gets the whole answer. */
-  readonly chunks: ChatCompletionChunk[] = [];
+  /** New identical requests may join (the history is still whole). */
+  joinable = true;
   streamEnded = false;
   streamError: unknown;
   /** The upstream call is over (a whole answer, a failure or the stream's end): nothing is left to cancel. */
   finished = false;
+  /** The stream's chunks from absolute index `#first` on. */
+  #chunks: ChatCompletionChunk[] = [];
+  #first = 0;
+  readonly #cursors = new Set<Cursor>();
+  readonly #maxHistoryChunks: number;
+  readonly #onSettled: () => void;
   #wake: Array<() => void> = [];
 
-  constructor(start: (signal: AbortSignal) => Promise<UpstreamResult>, onSettled: () => void) {
+  constructor(start: (signal: AbortSignal) => Promise<UpstreamResult>, onSettled: () => void, maxHistoryChunks: number) {
+    this.#onSettled = onSettled;
+    this.#maxHistoryChunks = maxHistoryChunks;
     this.result = start(this.controller.signal).then(
       (result) => {
-        if (result.type === 'stream') void this.#pump(result.stream, onSettled);
+        if (result.type === 'stream') void this.#pump(result.stream);
         else {
           this.finished = true;
           onSettled();
@@ -31,10 +51,20 @@ class SharedCall {
     );
   }
 
-  async #pump(stream: AsyncIterable<ChatCompletionChunk>, onSettled: () => void): Promise<void> {
+  /** Chunks received so far, counting those already dropped. */
+  get received(): number {
+    return this.#first + this.#chunks.length;
+  }
+
+  async #pump(stream: AsyncIterable<ChatCompletionChunk>): Promise<void> {
     try {
       for await (const chunk of stream) {
-        this.chunks.push(chunk);
+        this.#chunks.push(chunk);
+        if (this.joinable && this.#chunks.length > this.#maxHistoryChunks) {
+          this.joinable = false;
+          // Out of the coalescer's map: the next identical request starts a call of its own.
+          this.#onSettled();
+        }
         this.#notify();
       }
     } catch (error) {
@@ -42,7 +72,7 @@ class SharedCall {
     } finally {
       this.streamEnded = true;
       this.finished = true;
-      onSettled();
+      this.#onSettled();
       this.#notify();
     }
   }
@@ -55,6 +85,38 @@ class SharedCall {
 
   waitForMore(): Promise<void> {
     return new Promise((resolve) => this.#wake.push(resolve));
+  }
+
+  openCursor(): Cursor {
+    const cursor = { position: 0 };
+    this.#cursors.add(cursor);
+    return cursor;
+  }
+
+  closeCursor(cursor: Cursor): void {
+    this.#cursors.delete(cursor);
+    this.#trim();
+  }
+
+  /** The chunk at the cursor, moving it on; undefined when the cursor has read everything received so far. */
+  next(cursor: Cursor): ChatCompletionChunk | undefined {
+    if (cursor.position >= this.received) return undefined;
+    const chunk = this.#chunks[cursor.position - this.#first]!;
+    cursor.position += 1;
+    if (!this.joinable) this.#trim();
+    return chunk;
+  }
+
+  /** Once nobody can join, drops the chunks every consumer has read (in steps, not one shift per chunk). */
+  #trim(): void {
+    if (this.joinable) return;
+    let lowest = this.received;
+    for (const cursor of this.#cursors) lowest = Math.min(lowest, cursor.position);
+    const unread = lowest - this.#first;
+    if (unread >= 64 || (unread > 0 && unread === this.#chunks.length)) {
+      this.#chunks.splice(0, unread);
+      this.#first = lowest;
+    }
   }
 
   /** A consumer left; when the last one has, the upstream call is no longer wanted. */
@@ -71,6 +133,11 @@ class SharedCall {
  */
 export class Coalescer {
   readonly #inFlight = new Map<string, SharedCall>();
+  readonly #maxHistoryChunks: number;
+
+  constructor(options: { maxHistoryChunks?: number } = {}) {
+    this.#maxHistoryChunks = options.maxHistoryChunks ?? defaultMaxHistoryChunks;
+  }
 
   get inFlight(): number {
     return this.#inFlight.size;
@@ -85,12 +152,15 @@ export class Coalescer {
         () => {
           if (this.#inFlight.get(key) === created) this.#inFlight.delete(key);
         },
+        this.#maxHistoryChunks,
       );
       shared = created;
       this.#inFlight.set(key, shared);
     }
     shared.consumers += 1;
     const current = shared;
+    // Opened now, not when the stream is read: the history this request will replay is kept from here on.
+    const cursor = current.openCursor();
     let left = false;
     const leave = () => {
       if (left) return;
@@ -103,19 +173,20 @@ export class Coalescer {
     try {
       result = await current.result;
     } catch (error) {
+      current.closeCursor(cursor);
       leave();
       throw error;
     }
     if (result.type === 'response') {
+      current.closeCursor(cursor);
       leave();
       // Each client gets its own copy: later hooks (billing adds a cost) must not see each other's changes.
       return { type: 'response', response: coalesced ? structuredClone(result.response) : result.response, target: result.target, coalesced };
     }
     async function* replay(): AsyncGenerator<ChatCompletionChunk> {
-      let index = 0;
       try {
         for (;;) {
-          while (index < current.chunks.length) yield coalesced ? structuredClone(current.chunks[index++]!) : current.chunks[index++]!;
+          for (let chunk = current.next(cursor); chunk !== undefined; chunk = current.next(cursor)) yield coalesced ? structuredClone(chunk) : chunk;
           if (current.streamEnded) {
             if (current.streamError !== undefined) throw current.streamError;
             return;
@@ -123,6 +194,7 @@ export class Coalescer {
           await current.waitForMore();
         }
       } finally {
+        current.closeCursor(cursor);
         leave();
       }
     }
