@@ -118,6 +118,29 @@ describe('LedgerWriter', () => {
     await writer.close();
   });
 
+  it('stays under maxPendingRows while it reads spilled rows back and requests keep arriving', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'switchyard-ledger-'));
+    directories.push(directory);
+    const database = fakeDatabase();
+    database.setDown(true);
+    const writer = new LedgerWriter({ write: database.write, logger: silentLogger, batchSize: 5, flushIntervalMs: 1, retryDelayMs: 1, maxRetryDelayMs: 2, maxPendingRows: 20, spillDirectory: directory });
+    for (let index = 0; index < 100; index++) writer.append(row(`d${index}`));
+    database.setDown(false);
+    // Rows keep coming, one a turn of the event loop, while the writer catches up on its own timer; the
+    // buffer is read every turn, so a moment over the cap between two awaits would be seen.
+    let mostPending = 0;
+    let appended = 100;
+    for (let turn = 0; turn < 20_000 && (appended < 400 || writer.pending + writer.spilled > 0); turn++) {
+      if (appended < 400) writer.append(row(`d${appended++}`));
+      mostPending = Math.max(mostPending, writer.pending);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(mostPending).toBeLessThanOrEqual(20);
+    expect(writer.pending + writer.spilled).toBe(0);
+    expect(database.stored.size).toBe(appended);
+    await writer.close();
+  });
+
   it('logs rows past maxPendingRows when there is no spill directory, instead of holding them', () => {
     const logged: unknown[] = [];
     const logger = { ...silentLogger, error: (fields: unknown) => void logged.push(fields) } as typeof silentLogger;

@@ -158,14 +158,22 @@ export class LedgerWriter {
     const next = this.#spilled[0];
     if (!next || this.#queue.length + next.rows > this.#options.maxPendingRows) return false;
     this.#spilled.shift();
-    this.#spilledRows -= next.rows;
+    // Counted as spilled until they are in memory: `pending + spilled` never misses the rows being read.
+    let counted = true;
+    const uncount = () => {
+      if (counted) this.#spilledRows -= next.rows;
+      counted = false;
+    };
     try {
       const text = await readFile(next.path, 'utf8');
       for (const line of text.split('\n')) if (line.trim() !== '') this.#queue.push(JSON.parse(line) as LedgerRow);
-      await rm(next.path, { force: true });
-      // Requests kept appending while the file was read.
+      uncount();
+      // Requests kept appending while the file was read: back under the cap before anything else can run.
+      // (Ledger rows are idempotent by id, so a row both in a new file and in this one is written once.)
       if (this.#queue.length > this.#options.maxPendingRows) this.#offload();
+      await rm(next.path, { force: true });
     } catch (error) {
+      uncount();
       // Left where it is: the next start replays it.
       this.#options.logger.error({ err: error, file: next.path }, 'could not read back usage ledger rows moved to a file');
     }
