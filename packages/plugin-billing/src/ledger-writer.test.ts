@@ -130,11 +130,18 @@ describe('LedgerWriter', () => {
     // buffer is read every turn, so a moment over the cap between two awaits would be seen.
     let mostPending = 0;
     let appended = 100;
-    for (let turn = 0; turn < 20_000 && (appended < 400 || writer.pending + writer.spilled > 0); turn++) {
-      if (appended < 400) writer.append(row(`d${appended++}`));
+    while (appended < 400) {
+      writer.append(row(`d${appended++}`));
       mostPending = Math.max(mostPending, writer.pending);
       await new Promise((resolve) => setImmediate(resolve));
     }
+    let flushed = false;
+    const flush = writer.flush().finally(() => (flushed = true));
+    while (!flushed) {
+      mostPending = Math.max(mostPending, writer.pending);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await flush;
     expect(mostPending).toBeLessThanOrEqual(20);
     expect(writer.pending + writer.spilled).toBe(0);
     expect(database.stored.size).toBe(appended);

@@ -131,11 +131,17 @@ export class LedgerWriter {
   /**
    * Moves every row but the first batch (which a write may have in flight) out of memory: to a file when
    * there is a spill directory, otherwise to the log. Synchronous, so no row is ever in neither place;
-   * it runs once per `maxPendingRows` rows, and only while the database is unreachable.
+   * it runs once per `maxPendingRows` rows while the database is unreachable, and when rows read back from
+   * a file meet new ones over the cap.
    */
   #offload(): void {
     const rows = this.#queue.splice(this.#options.batchSize);
     if (rows.length === 0) return;
+    // Files of at most `maxPendingRows` rows: a file is read back only once it fits under the cap.
+    for (let start = 0; start < rows.length; start += this.#options.maxPendingRows) this.#spill(rows.slice(start, start + this.#options.maxPendingRows));
+  }
+
+  #spill(rows: LedgerRow[]): void {
     const directory = this.#options.spillDirectory;
     if (directory) {
       const path = join(directory, `ledger-unsent-${Date.now()}-${randomUUID()}.jsonl`);
