@@ -3,10 +3,12 @@
  * closed-loop load, latency one request at a time, and time to first chunk of a stream. Shared by the
  * foundation and fullstack scenarios so both measure exactly the same way.
  */
+import { streamChunkCount } from './openai-payloads.js';
 import type { TargetProcess } from './processes.js';
 import { measureRotatingSequential, measureRotatingThroughput, type RequestSource } from './rotating-load.js';
-import type { BenchSettings } from './scenario.js';
-import { percentile } from './stats.js';
+import type { BenchSettings, ReportSection } from './scenario.js';
+import { formatMs, formatNumber, formatPercent, formatRatio, formatSignedMs, median, percentile } from './stats.js';
+import { renderTable } from './table.js';
 
 export interface RoundFigures {
   requestsPerSecond: number;
@@ -88,4 +90,90 @@ export async function measureProxyRounds<Name extends string>(
     rounds.push(figures as Map<Name, RoundFigures>);
   }
   return rounds;
+}
+
+/** Medians over the rounds, and figures paired with the bare proxy's of the same round. */
+export interface RoundStatistics<Name extends string> {
+  all(name: Name, pick: (figures: RoundFigures) => number): number[];
+  mid(name: Name, pick: (figures: RoundFigures) => number): number;
+  /** Subject minus bare, paired within each round (measured minutes apart at most), then the median. */
+  added(name: Name, pick: (figures: RoundFigures) => number): number;
+  /** Subject divided by bare, paired within each round, then the median. */
+  ratio(name: Name, pick: (figures: RoundFigures) => number | undefined): number;
+  errors(name: Name): number;
+}
+
+export function roundStatistics<Name extends string>(rounds: ReadonlyArray<Map<Name, RoundFigures>>, bare: Name): RoundStatistics<Name> {
+  const all = (name: Name, pick: (figures: RoundFigures) => number) => rounds.map((round) => pick(round.get(name)!));
+  return {
+    all,
+    mid: (name, pick) => median(all(name, pick)),
+    added: (name, pick) => median(rounds.map((round) => pick(round.get(name)!) - pick(round.get(bare)!))),
+    ratio: (name, pick) => median(rounds.map((round) => (pick(round.get(name)!) ?? Number.NaN) / (pick(round.get(bare)!) ?? Number.NaN))),
+    errors: (name) => all(name, (figures) => figures.errors).reduce((sum, count) => sum + count, 0),
+  };
+}
+
+/** The throughput, latency and time-to-first-chunk tables, one row per subject, medians of the rounds. */
+export function proxyRoundSections<Name extends string>(names: readonly Name[], statistics: RoundStatistics<Name>, bare: Name, settings: BenchSettings): ReportSection[] {
+  const { mid, added, ratio, errors } = statistics;
+  const againstBare = (name: Name, pick: (figures: RoundFigures) => number) => (name === bare ? '' : formatSignedMs(added(name, pick)));
+  const throughputRows = names.map((name) => [
+    name,
+    formatNumber(mid(name, (figures) => figures.requestsPerSecond)),
+    formatRatio(ratio(name, (figures) => figures.requestsPerSecond)),
+    formatMs(mid(name, (figures) => figures.throughputP50), 2),
+    formatMs(mid(name, (figures) => figures.throughputP99), 2),
+    formatPercent(mid(name, (figures) => figures.targetCpu ?? Number.NaN)),
+    `${formatNumber(mid(name, (figures) => figures.cpuPerRequest ?? Number.NaN))} µs`,
+    formatRatio(ratio(name, (figures) => figures.cpuPerRequest)),
+    String(errors(name)),
+  ]);
+  const latencyRows = names.map((name) => [
+    name,
+    formatMs(mid(name, (figures) => figures.latencyP50)),
+    formatMs(mid(name, (figures) => figures.latencyP99)),
+    againstBare(name, (figures) => figures.latencyP50),
+    againstBare(name, (figures) => figures.latencyP99),
+  ]);
+  const streamRows = names.map((name) => [
+    name,
+    formatMs(mid(name, (figures) => figures.firstChunkP50)),
+    formatMs(mid(name, (figures) => figures.firstChunkP99)),
+    againstBare(name, (figures) => figures.firstChunkP50),
+    againstBare(name, (figures) => figures.firstChunkP99),
+    formatMs(mid(name, (figures) => figures.streamP50), 2),
+  ]);
+  return [
+    {
+      title: `Throughput: non-streamed chat completions, ${settings.connections} connections, ${settings.durationMs / 1000} s per run`,
+      body: renderTable(['subject', 'RPS', 'vs bare', 'p50', 'p99', 'target CPU', 'CPU/request', 'vs bare', 'errors'], throughputRows),
+    },
+    { title: `Latency one request at a time: ${settings.latencyRequests} requests per run`, body: renderTable(['subject', 'p50', 'p99', 'added p50', 'added p99'], latencyRows) },
+    {
+      title: `Time to first chunk of a ${streamChunkCount}-chunk stream (${settings.chunkIntervalMs} ms between chunks): ${settings.streamRequests} streams per run`,
+      body: renderTable(['subject', 'TTFC p50', 'TTFC p99', 'added p50', 'added p99', 'whole stream p50'], streamRows),
+    },
+  ];
+}
+
+/**
+ * A warning for subjects that used less than 90 % of their core under load: either the harness was the
+ * limit or something else took the CPU (`otherCause` names what may have).
+ */
+export function starvedSubjectsWarning<Name extends string>(names: readonly Name[], statistics: RoundStatistics<Name>, otherCause: string): ReportSection | undefined {
+  const starved = names
+    .map((name) => ({ name, cpu: statistics.mid(name, (figures) => figures.targetCpu ?? Number.NaN), harness: statistics.mid(name, (figures) => figures.harnessCpu) }))
+    .filter((entry) => Number.isFinite(entry.cpu) && entry.cpu < 0.9);
+  if (starved.length === 0) return undefined;
+  return {
+    title: 'Warning',
+    body: starved
+      .map(
+        (entry) =>
+          `${entry.name} used ${formatPercent(entry.cpu)} of its core while the load generator and mock upstream used ${formatPercent(entry.harness)} of theirs: ` +
+          (entry.harness >= 0.9 ? 'the harness was the limit, so its RPS understates its capacity.' : `${otherCause} were taking CPU; trust CPU/request more than RPS.`),
+      )
+      .join('\n'),
+  };
 }

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { fetchOnce, warmUp } from '../lib/load.js';
-import { measureProxyRounds, type RoundFigures } from '../lib/proxy-rounds.js';
+import { measureProxyRounds, proxyRoundSections, type RoundFigures, roundStatistics, starvedSubjectsWarning } from '../lib/proxy-rounds.js';
 import { encodeRequest } from '../lib/http-connection.js';
 import { chatRequestBody, streamChunkCount, upstreamModel } from '../lib/openai-payloads.js';
 import { spawnTarget, type TargetProcess } from '../lib/processes.js';
 import type { BenchSettings, Goal, Scenario, ScenarioReport } from '../lib/scenario.js';
-import { formatMs, formatNumber, formatPercent, formatRatio, formatSignedMs, median } from '../lib/stats.js';
+import { formatNumber, formatRatio, formatSignedMs } from '../lib/stats.js';
 import { renderTable } from '../lib/table.js';
 import { runMeasurementChild } from '../lib/child-measurement.js';
 import type { TranslationWork } from '../lib/translation-work.js';
@@ -121,40 +121,11 @@ async function checkAnswers(subject: Subject): Promise<void> {
 }
 
 function report(subjects: Subject[], rounds: Array<Map<string, RoundFigures>>, settings: BenchSettings, translation: TranslationWork): ScenarioReport {
-  const all = (name: string, pick: (figures: RoundFigures) => number) => rounds.map((round) => pick(round.get(name)!));
-  const mid = (name: string, pick: (figures: RoundFigures) => number) => median(all(name, pick));
-  /** Gateway minus bare, paired within each round (both measured minutes apart at most), then the median. */
-  const added = (name: string, pick: (figures: RoundFigures) => number) =>
-    median(rounds.map((round) => pick(round.get(name)!) - pick(round.get('bare')!)));
-  const ratio = (name: string) => median(rounds.map((round) => round.get(name)!.requestsPerSecond / round.get('bare')!.requestsPerSecond));
-  const errors = (name: string) => all(name, (figures) => figures.errors).reduce((sum, count) => sum + count, 0);
+  const statistics = roundStatistics(rounds, 'bare');
+  const { mid, added } = statistics;
+  const ratio = (name: string) => statistics.ratio(name, (figures) => figures.requestsPerSecond);
+  const names = subjects.map((subject) => subject.name);
 
-  const throughputRows = subjects.map((subject) => [
-    subject.name,
-    formatNumber(mid(subject.name, (figures) => figures.requestsPerSecond)),
-    formatRatio(ratio(subject.name)),
-    formatMs(mid(subject.name, (figures) => figures.throughputP50), 2),
-    formatMs(mid(subject.name, (figures) => figures.throughputP99), 2),
-    formatPercent(median(all(subject.name, (figures) => figures.targetCpu ?? Number.NaN))),
-    `${formatNumber(mid(subject.name, (figures) => figures.cpuPerRequest ?? Number.NaN))} µs`,
-    formatRatio(median(rounds.map((round) => (round.get(subject.name)!.cpuPerRequest ?? Number.NaN) / (round.get('bare')!.cpuPerRequest ?? Number.NaN)))),
-    String(errors(subject.name)),
-  ]);
-  const latencyRows = subjects.map((subject) => [
-    subject.name,
-    formatMs(mid(subject.name, (figures) => figures.latencyP50)),
-    formatMs(mid(subject.name, (figures) => figures.latencyP99)),
-    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.latencyP50)),
-    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.latencyP99)),
-  ]);
-  const streamRows = subjects.map((subject) => [
-    subject.name,
-    formatMs(mid(subject.name, (figures) => figures.firstChunkP50)),
-    formatMs(mid(subject.name, (figures) => figures.firstChunkP99)),
-    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.firstChunkP50)),
-    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.firstChunkP99)),
-    formatMs(mid(subject.name, (figures) => figures.streamP50), 2),
-  ]);
   const perRound = [
     `gateway/bare RPS:      ${rounds.map((round) => formatRatio(round.get('gateway')!.requestsPerSecond / round.get('bare')!.requestsPerSecond)).join('  ')}`,
     `added p50 latency:     ${rounds.map((round) => formatSignedMs(round.get('gateway')!.latencyP50 - round.get('bare')!.latencyP50)).join('  ')}`,
@@ -167,39 +138,13 @@ function report(subjects: Subject[], rounds: Array<Map<string, RoundFigures>>, s
     { description: `gateway RPS ≥ ${minimumThroughputRatio}× bare`, measured: formatRatio(throughputRatio), met: throughputRatio >= minimumThroughputRatio },
     { description: `gateway adds ≤ ${maximumAddedP50Ms} ms p50 latency`, measured: formatSignedMs(addedP50), met: addedP50 <= maximumAddedP50Ms },
   ];
-  const starved = subjects
-    .filter((subject) => subject.name !== 'direct')
-    .map((subject) => ({
-      name: subject.name,
-      cpu: median(all(subject.name, (figures) => figures.targetCpu ?? Number.NaN)),
-      harness: median(all(subject.name, (figures) => figures.harnessCpu)),
-    }))
-    .filter((entry) => Number.isFinite(entry.cpu) && entry.cpu < 0.9);
-
   const sections = [
-    {
-      title: `Throughput: non-streamed chat completions, ${settings.connections} connections, ${settings.durationMs / 1000} s per run`,
-      body: renderTable(['subject', 'RPS', 'vs bare', 'p50', 'p99', 'target CPU', 'CPU/request', 'vs bare', 'errors'], throughputRows),
-    },
-    {
-      title: `Latency one request at a time: ${settings.latencyRequests} requests per run`,
-      body: renderTable(['subject', 'p50', 'p99', 'added p50', 'added p99'], latencyRows),
-    },
-    {
-      title: `Time to first chunk of a ${streamChunkCount}-chunk stream (${settings.chunkIntervalMs} ms between chunks): ${settings.streamRequests} streams per run`,
-      body: renderTable(['subject', 'TTFC p50', 'TTFC p99', 'added p50', 'added p99', 'whole stream p50'], streamRows),
-    },
+    ...proxyRoundSections(names, statistics, 'bare', settings),
     { title: `Per round (${settings.rounds} rounds; the tables show medians)`, body: perRound },
     { title: "Where the gateway's CPU goes (per request, medians)", body: costBreakdown(mid, translation) },
   ];
-  if (starved.length > 0) {
-    const lines = starved.map(
-      (entry) =>
-        `${entry.name} used ${formatPercent(entry.cpu)} of its core while the load generator and mock upstream used ${formatPercent(entry.harness)} of theirs: ` +
-        (entry.harness >= 0.9 ? 'the harness was the limit, so its RPS understates its capacity.' : 'other processes were taking CPU; trust CPU/request more than RPS.'),
-    );
-    sections.push({ title: 'Warning', body: lines.join('\n') });
-  }
+  const warning = starvedSubjectsWarning(names.filter((name) => name !== 'direct'), statistics, 'other processes');
+  if (warning) sections.push(warning);
   return { sections, goals };
 }
 

@@ -27,10 +27,10 @@ import { streamChunkCount, upstreamModel } from '../lib/openai-payloads.js';
 import { formatMegabytes, residentSetBytes } from '../lib/process-stats.js';
 import { spawnTarget, type TargetProcess } from '../lib/processes.js';
 import { redisAnswersPing } from '../lib/redis-ping.js';
-import { measureProxyRounds, type RoundFigures } from '../lib/proxy-rounds.js';
+import { measureProxyRounds, proxyRoundSections, type RoundFigures, roundStatistics, starvedSubjectsWarning } from '../lib/proxy-rounds.js';
 import { type RequestSource, sendRequests } from '../lib/rotating-load.js';
 import type { BenchSettings, Goal, ReportSection, Scenario, ScenarioReport } from '../lib/scenario.js';
-import { formatMs, formatNumber, formatPercent, formatRatio, formatSignedMs, median } from '../lib/stats.js';
+import { formatNumber, formatRatio, formatSignedMs } from '../lib/stats.js';
 import { renderTable } from '../lib/table.js';
 import type { FullStackOptions, FullStackStats, GatewayTargetOptions } from '../targets/gateway.js';
 
@@ -215,10 +215,18 @@ export const fullstackScenario: Scenario = {
       // after the JSON warm-up: thousands of streams opening at once on one core would time out Redis calls.
       const bareSlowUrl = new URL(bareSlow.url);
       const bareSlowStreams = distinctStreamRequests({ url: bareSlowUrl, model: upstreamModel, headers: plainHeaders, label: 'Slow stream' });
-      const slowStreamsOf = (entry: Subject) => {
-        const url = new URL(entry.process.url);
-        const model = entry.statsUrl ? slowChainModel : `${slowProviderId}/${upstreamModel}`;
-        return distinctStreamRequests({ url, model, headers: { authorization: entry.authorization }, label: 'Slow stream' });
+      // One source per subject for the warm-up and the measurement: its requests never repeat, so neither
+      // pass is answered from the cache the other filled.
+      const slowSources = new Map<SubjectName, RequestSource>();
+      const slowStreamsOf = (entry: Subject): RequestSource => {
+        let source = slowSources.get(entry.name);
+        if (!source) {
+          const url = new URL(entry.process.url);
+          const model = entry.statsUrl ? slowChainModel : `${slowProviderId}/${upstreamModel}`;
+          source = distinctStreamRequests({ url, model, headers: { authorization: entry.authorization }, label: 'Slow stream' });
+          slowSources.set(entry.name, source);
+        }
+        return source;
       };
       const streamingSubjects = subjects.filter((entry) => entry.name !== 'direct' && entry.name !== 'bare');
       for (const entry of subjects) {
@@ -407,41 +415,11 @@ interface ReportInput {
 }
 
 function report({ subjects, rounds, memory, longRuns, stats, settings, billingStore, redisUrl, redisReachable }: ReportInput): ScenarioReport {
-  const all = (name: SubjectName, pick: (figures: RoundFigures) => number) => rounds.map((round) => pick(round.get(name)!));
-  const mid = (name: SubjectName, pick: (figures: RoundFigures) => number) => median(all(name, pick));
-  /** Subject minus bare, paired within each round (measured seconds apart), then the median. */
-  const added = (name: SubjectName, pick: (figures: RoundFigures) => number) => median(rounds.map((round) => pick(round.get(name)!) - pick(round.get('bare')!)));
-  const ratio = (name: SubjectName, pick: (figures: RoundFigures) => number | undefined) =>
-    median(rounds.map((round) => (pick(round.get(name)!) ?? Number.NaN) / (pick(round.get('bare')!) ?? Number.NaN)));
-  const errors = (name: SubjectName) => all(name, (figures) => figures.errors).reduce((sum, count) => sum + count, 0);
+  const statistics = roundStatistics(rounds, 'bare');
+  const { added, ratio } = statistics;
+  const names = subjects.map((subject) => subject.name);
   const full = subjects.filter((subject) => subject.statsUrl);
 
-  const throughputRows = subjects.map((subject) => [
-    subject.name,
-    formatNumber(mid(subject.name, (figures) => figures.requestsPerSecond)),
-    formatRatio(ratio(subject.name, (figures) => figures.requestsPerSecond)),
-    formatMs(mid(subject.name, (figures) => figures.throughputP50), 2),
-    formatMs(mid(subject.name, (figures) => figures.throughputP99), 2),
-    formatPercent(median(all(subject.name, (figures) => figures.targetCpu ?? Number.NaN))),
-    `${formatNumber(mid(subject.name, (figures) => figures.cpuPerRequest ?? Number.NaN))} µs`,
-    formatRatio(ratio(subject.name, (figures) => figures.cpuPerRequest)),
-    String(errors(subject.name)),
-  ]);
-  const latencyRows = subjects.map((subject) => [
-    subject.name,
-    formatMs(mid(subject.name, (figures) => figures.latencyP50)),
-    formatMs(mid(subject.name, (figures) => figures.latencyP99)),
-    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.latencyP50)),
-    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.latencyP99)),
-  ]);
-  const streamRows = subjects.map((subject) => [
-    subject.name,
-    formatMs(mid(subject.name, (figures) => figures.firstChunkP50)),
-    formatMs(mid(subject.name, (figures) => figures.firstChunkP99)),
-    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.firstChunkP50)),
-    subject.name === 'bare' ? '' : formatSignedMs(added(subject.name, (figures) => figures.firstChunkP99)),
-    formatMs(mid(subject.name, (figures) => figures.streamP50), 2),
-  ]);
   const perThousand = (figures: StreamMemory) =>
     figures.before !== undefined && figures.during !== undefined ? ((figures.during - figures.before) * 1000) / concurrentStreams : Number.NaN;
   const memoryRows = [...memory].map(([name, figures]) => [
@@ -515,15 +493,7 @@ function report({ subjects, rounds, memory, longRuns, stats, settings, billingSt
   ].join('\n');
   const sections: ReportSection[] = [
     { title: 'What the full stack runs', body: setup },
-    {
-      title: `Throughput: non-streamed chat completions, ${settings.connections} connections, ${settings.durationMs / 1000} s per run`,
-      body: renderTable(['subject', 'RPS', 'vs bare', 'p50', 'p99', 'target CPU', 'CPU/request', 'vs bare', 'errors'], throughputRows),
-    },
-    { title: `Latency one request at a time: ${settings.latencyRequests} requests per run`, body: renderTable(['subject', 'p50', 'p99', 'added p50', 'added p99'], latencyRows) },
-    {
-      title: `Time to first chunk of a ${streamChunkCount}-chunk stream (${settings.chunkIntervalMs} ms between chunks): ${settings.streamRequests} streams per run`,
-      body: renderTable(['subject', 'TTFC p50', 'TTFC p99', 'added p50', 'added p99', 'whole stream p50'], streamRows),
-    },
+    ...proxyRoundSections(names, statistics, 'bare', settings),
     {
       title: `Memory with ${formatNumber(concurrentStreams)} concurrent streams (${slowChunkIntervalMs} ms between chunks, one connection each), RSS of the subject's process`,
       body: renderTable(['subject', 'RSS at rest', 'RSS streams open', 'per 1,000 streams', 'all started in', 'completed', 'all open while read'], memoryRows),
@@ -539,22 +509,8 @@ function report({ subjects, rounds, memory, longRuns, stats, settings, billingSt
   }
   sections.push({ title: `Per round (${settings.rounds} rounds; the tables show medians)`, body: perRound });
 
-  const starved = subjects
-    .filter((subject) => subject.name !== 'direct')
-    .map((subject) => ({ name: subject.name, cpu: median(all(subject.name, (figures) => figures.targetCpu ?? Number.NaN)), harness: median(all(subject.name, (figures) => figures.harnessCpu)) }))
-    .filter((entry) => Number.isFinite(entry.cpu) && entry.cpu < 0.9);
-  if (starved.length > 0) {
-    sections.push({
-      title: 'Warning',
-      body: starved
-        .map(
-          (entry) =>
-            `${entry.name} used ${formatPercent(entry.cpu)} of its core while the load generator and mock upstream used ${formatPercent(entry.harness)} of theirs: ` +
-            (entry.harness >= 0.9 ? 'the harness was the limit, so its RPS understates its capacity.' : 'other processes (or the database) were taking CPU; trust CPU/request more than RPS.'),
-        )
-        .join('\n'),
-    });
-  }
+  const warning = starvedSubjectsWarning(names.filter((name) => name !== 'direct'), statistics, 'other processes (or the database)');
+  if (warning) sections.push(warning);
   return { sections, goals };
 }
 
