@@ -60,8 +60,9 @@ export class MemoryRateLimitStore implements RateLimitStore {
         const expiresAt = now + rule.leaseMs;
         // A lease ending before the newest one (another lease length, or the clock stepped back) breaks
         // the oldest-first order that lets admission stop early; such keys are scanned whole.
+        // A member leased again keeps its old place in the Map with a later expiry: that breaks it as well.
         const newest = this.#newestLease.get(rule.key);
-        if (newest !== undefined && expiresAt < newest) this.#unordered.add(rule.key);
+        if ((newest !== undefined && expiresAt < newest) || leases.has(rule.member)) this.#unordered.add(rule.key);
         else this.#newestLease.set(rule.key, expiresAt);
         leases.set(rule.member, expiresAt);
       }
@@ -100,21 +101,14 @@ export class MemoryRateLimitStore implements RateLimitStore {
   #activeLeases(key: string, now: number): Map<string, number> | undefined {
     const leases = this.#leases.get(key);
     if (!leases) return undefined;
-    if (this.#unordered.has(key)) {
-      for (const [member, expiresAt] of leases) if (expiresAt <= now) leases.delete(member);
-      return leases;
-    }
-    for (const [member, expiresAt] of leases) {
-      if (expiresAt > now) break;
-      leases.delete(member);
-    }
+    dropExpired(leases, now, !this.#unordered.has(key));
     return leases;
   }
 
   #sweepLeases(key: string, now: number): void {
     const leases = this.#leases.get(key);
     if (!leases) return;
-    for (const [member, expiresAt] of leases) if (expiresAt <= now) leases.delete(member);
+    dropExpired(leases, now, false);
     if (leases.size === 0) this.#forget(key);
   }
 
@@ -122,5 +116,16 @@ export class MemoryRateLimitStore implements RateLimitStore {
     const now = this.#now();
     for (const [key, tat] of this.#tats) if (tat <= now) this.#tats.delete(key);
     for (const key of this.#leases.keys()) this.#sweepLeases(key, now);
+  }
+}
+
+/** Deletes expired leases; `oldestFirst` stops at the first live one (the rest can only expire later). */
+function dropExpired(leases: Map<string, number>, now: number, oldestFirst: boolean): void {
+  for (const [member, expiresAt] of leases) {
+    if (expiresAt > now) {
+      if (oldestFirst) break;
+      continue;
+    }
+    leases.delete(member);
   }
 }

@@ -92,5 +92,24 @@ function storeContract(name: string, create: () => RateLimitStore, enabled = tru
   });
 }
 
+describe('memory store leases', () => {
+  it('frees an expired lease that sits behind a member leased again', async () => {
+    let clock = 0;
+    const store = new MemoryRateLimitStore({ now: () => clock });
+    const lease = (member: string) => ({ kind: 'concurrency' as const, key: 'slots', limit: 3, leaseMs: 200, member });
+    expect((await store.admit([lease('x')])).allowed).toBe(true);
+    expect((await store.admit([lease('y')])).allowed).toBe(true);
+    clock = 100;
+    // 'x' again: it keeps its first place in the store with an expiry after 'y's.
+    expect((await store.admit([lease('x')])).allowed).toBe(true);
+    clock = 250;
+    // 'y' has expired, 'x' holds until 300: two more fit.
+    expect((await store.admit([lease('z')])).allowed).toBe(true);
+    expect((await store.admit([lease('w')])).allowed).toBe(true);
+    expect((await store.admit([lease('v')])).allowed).toBe(false);
+    await store.close();
+  });
+});
+
 storeContract('memory', () => new MemoryRateLimitStore());
 storeContract('redis', () => new RedisRateLimitStore({ url: process.env.REDIS_URL!, keyPrefix: `switchyard-test:${randomUUID()}:` }), Boolean(process.env.REDIS_URL));
