@@ -1,7 +1,6 @@
-import { performance } from 'node:perf_hooks';
 import { KeepAliveConnection, type ResponseTiming } from './http-connection.js';
 import type { TargetProcess } from './processes.js';
-import { measureRotatingSequential, measureRotatingThroughput } from './rotating-load.js';
+import { measureRotatingSequential, measureRotatingThroughput, sendRequests } from './rotating-load.js';
 
 export interface ThroughputOptions {
   url: URL;
@@ -81,16 +80,8 @@ export async function fetchOnce(url: URL, request: Buffer): Promise<ResponseTimi
  * background threads whose CPU counts as the process's: without this the first round measures the JIT.
  */
 export async function warmUp(options: { url: URL; request: Buffer; connections: number; requests: number; maxDurationMs: number }): Promise<void> {
-  const connections = await Promise.all(Array.from({ length: options.connections }, () => KeepAliveConnection.open(options.url)));
-  const end = performance.now() + options.maxDurationMs;
-  let remaining = options.requests;
-  try {
-    await Promise.all(
-      connections.map(async (connection) => {
-        while (remaining-- > 0 && performance.now() < end) await connection.send(options.request);
-      }),
-    );
-  } finally {
-    for (const connection of connections) connection.close();
-  }
+  const { request, requests, ...rest } = options;
+  const result = await sendRequests({ ...rest, source: () => request, count: requests });
+  // Answers are not checked here (the scenario checked them before), but a lost connection is no warm-up.
+  if (result.failedConnections > 0) throw new Error(`${result.failedConnections} of ${options.connections} warm-up connections failed.`);
 }

@@ -130,6 +130,8 @@ export interface CountedRunResult {
   completed: number;
   /** Answers other than 200, and connections that failed. */
   errors: number;
+  /** Connections that failed (each stops sending); counted in `errors` too. */
+  failedConnections: number;
   seconds: number;
 }
 
@@ -153,6 +155,7 @@ export async function sendRequests(options: {
   let remaining = options.count;
   let completed = 0;
   let errors = 0;
+  let failedConnections = 0;
   try {
     await Promise.all(
       connections.map(async (connection) => {
@@ -163,6 +166,7 @@ export async function sendRequests(options: {
             if (timing.status !== 200) errors++;
           } catch {
             errors++;
+            failedConnections++;
             return;
           }
           completed++;
@@ -173,5 +177,5 @@ export async function sendRequests(options: {
   } finally {
     for (const connection of connections) connection.close();
   }
-  return { completed, errors, seconds: (performance.now() - startedAt) / 1000 };
+  return { completed, errors, failedConnections, seconds: (performance.now() - startedAt) / 1000 };
 }
