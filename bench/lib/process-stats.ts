@@ -80,11 +80,6 @@ export function treeCpuMicroseconds(root: number): number {
   return processTree(root).reduce((sum, pid) => sum + (readStat(pid)?.cpuTicks ?? 0) * microsecondsPerTick, 0);
 }
 
-/** Summed resident memory of a process and its descendants, bytes. */
-export function treeResidentSetBytes(root: number): number {
-  return processTree(root).reduce((sum, pid) => sum + (residentSetBytes(pid) ?? 0), 0);
-}
-
 export function formatMegabytes(bytes: number | undefined): string {
   return bytes !== undefined && Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : '–';
 }
