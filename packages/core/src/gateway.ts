@@ -8,6 +8,7 @@ import type { DependencyContainer } from 'tsyringe';
 import { type Clock, createGatewayContainer, systemClock } from './container.js';
 import type { Operation, RequestContext, Target } from './context.js';
 import { GatewayError, toGatewayError } from './errors.js';
+import { InFlightRequests } from './in-flight.js';
 import { readJsonBody } from './http/body.js';
 import { writeError, writeJson } from './http/respond.js';
 import { createDefaultLogger, type Logger } from './logger.js';
@@ -81,7 +82,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   // Every error is answered by the middleware below; Koa's default logging would print them twice.
   app.silent = true;
   const router = new Router();
-  const inFlight = new Set<AbortController>();
+  const inFlight = new InFlightRequests();
   let drained: (() => void) | undefined;
   let closing = false;
 
@@ -142,7 +143,7 @@ export function createGateway(options: GatewayOptions): Gateway {
    */
   async function serveOpenAIRoute(operation: Operation, request: IncomingMessage, response: ServerResponse, modelName?: string): Promise<void> {
     const controller = new AbortController();
-    inFlight.add(controller);
+    const entry = inFlight.add(controller);
     const onClose = () => {
       if (!response.writableFinished) controller.abort(new DOMException('The client disconnected.', 'AbortError'));
     };
@@ -167,7 +168,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (gatewayError.status >= 500) logger.error({ err: error, requestId: id, path: request.url }, 'request failed');
       writeError(response, gatewayError);
     } finally {
-      inFlight.delete(controller);
+      inFlight.delete(entry);
       response.removeListener('close', onClose);
       if (closing && inFlight.size === 0) drained?.();
     }
@@ -302,7 +303,7 @@ export function createGateway(options: GatewayOptions): Gateway {
             new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs))),
           ]);
           clearTimeout(timer);
-          for (const controller of inFlight) controller.abort(new DOMException('The gateway is shutting down.', 'AbortError'));
+          inFlight.abortAll(new DOMException('The gateway is shutting down.', 'AbortError'));
         }
         server?.closeAllConnections();
         await serverClosed;
