@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { SqlClient, SqlQueryable } from './sql-client.js';
+import type { SqlClient, SqlQueryable, SqlQueryOptions } from './sql-client.js';
 
 export interface PostgresClientOptions {
   /** `postgres://user:password@host:port/database` */
@@ -38,8 +38,9 @@ export function openPostgres(options: PostgresClientOptions): SqlClient {
   pool.on('error', (error) => options.onIdleError?.(error));
   return {
     description: describeConnectionString(options.connectionString),
-    async query<Row>(text: string, params: readonly unknown[] = []) {
-      const result = await pool.query(text, params as unknown[]);
+    async query<Row>(text: string, params: readonly unknown[] = [], options?: SqlQueryOptions) {
+      const values = params as unknown[];
+      const result = await pool.query(options?.preparedName ? { name: options.preparedName, text, values } : { text, values });
       return result.rows as Row[];
     },
     async transaction<T>(run: (client: SqlQueryable) => Promise<T>) {
