@@ -56,4 +56,4 @@ export {
 } from './store/billing-store.js';
 export { openPGlite } from './store/pglite-client.js';
 export { describeConnectionString, openPostgres, type PostgresClientOptions } from './store/postgres-client.js';
-export type { SqlClient, SqlQueryable } from './store/sql-client.js';
+export type { SqlClient, SqlQueryable, SqlQueryOptions } from './store/sql-client.js';
