@@ -10,14 +10,19 @@ import type { BenchSettings, ReportSection } from './scenario.js';
 import { formatMs, formatNumber, formatPercent, formatRatio, formatSignedMs, median, percentile } from './stats.js';
 import { renderTable } from './table.js';
 
-export interface RoundFigures {
+/** One throughput run's figures. */
+export interface ThroughputFigures {
   requestsPerSecond: number;
   throughputP50: number;
   throughputP99: number;
+  /** CPU of the subject (its whole process tree, when it has one) as a share of one core. */
   targetCpu: number | undefined;
   cpuPerRequest: number | undefined;
   harnessCpu: number;
   errors: number;
+}
+
+export interface RoundFigures extends ThroughputFigures {
   latencyP50: number;
   latencyP99: number;
   firstChunkP50: number;
@@ -32,6 +37,32 @@ export interface RoundSubject<Name extends string> {
   json: RequestSource;
   /** Streamed requests, for time to first chunk. */
   streams: RequestSource;
+}
+
+/** Closed-loop throughput of one subject at `--connections`, with its CPU and the harness's. */
+export async function measureThroughputFigures(
+  subject: { process: Pick<TargetProcess, 'url' | 'cpuMicroseconds'>; json: RequestSource },
+  settings: BenchSettings,
+  harness: ReadonlyArray<Pick<TargetProcess, 'cpuMicroseconds'>>,
+): Promise<ThroughputFigures> {
+  const result = await measureRotatingThroughput({
+    url: new URL(subject.process.url),
+    source: subject.json,
+    connections: settings.connections,
+    warmupMs: settings.warmupMs,
+    durationMs: settings.durationMs,
+    target: subject.process,
+    harness,
+  });
+  return {
+    requestsPerSecond: result.requestsPerSecond,
+    throughputP50: percentile(result.latencies, 50),
+    throughputP99: percentile(result.latencies, 99),
+    targetCpu: result.targetCpu,
+    cpuPerRequest: result.targetCpuPerRequestMicroseconds,
+    harnessCpu: result.harnessCpu,
+    errors: result.errors,
+  };
 }
 
 /**
@@ -51,28 +82,14 @@ export async function measureProxyRounds<Name extends string>(
     const label = (what: string, subject: RoundSubject<Name>) => settings.log(`round ${round + 1}/${settings.rounds}: ${what} of ${subject.name}…`);
     for (const subject of ordered) {
       label('throughput', subject);
-      const result = await measureRotatingThroughput({
-        url: new URL(subject.process.url),
-        source: subject.json,
-        connections: settings.connections,
-        warmupMs: settings.warmupMs,
-        durationMs: settings.durationMs,
-        target: subject.process,
-        harness: harness(subject),
-      });
-      Object.assign(figures.get(subject.name)!, {
-        requestsPerSecond: result.requestsPerSecond,
-        throughputP50: percentile(result.latencies, 50),
-        throughputP99: percentile(result.latencies, 99),
-        targetCpu: result.targetCpu,
-        cpuPerRequest: result.targetCpuPerRequestMicroseconds,
-        harnessCpu: result.harnessCpu,
-        errors: result.errors,
-      });
+      Object.assign(figures.get(subject.name)!, await measureThroughputFigures(subject, settings, harness(subject)));
     }
+    // One at a time, after a fifth as many unmeasured requests.
+    const alone = (subject: RoundSubject<Name>, source: RequestSource, requests: number) =>
+      measureRotatingSequential({ url: new URL(subject.process.url), source, warmupRequests: Math.ceil(requests / 5), requests });
     for (const subject of ordered) {
       label('one-at-a-time latency', subject);
-      const result = await measureRotatingSequential({ url: new URL(subject.process.url), source: subject.json, warmupRequests: Math.ceil(settings.latencyRequests / 5), requests: settings.latencyRequests });
+      const result = await alone(subject, subject.json, settings.latencyRequests);
       const entry = figures.get(subject.name)!;
       entry.latencyP50 = percentile(result.latencies, 50);
       entry.latencyP99 = percentile(result.latencies, 99);
@@ -80,7 +97,7 @@ export async function measureProxyRounds<Name extends string>(
     }
     for (const subject of ordered) {
       label('time to first chunk', subject);
-      const result = await measureRotatingSequential({ url: new URL(subject.process.url), source: subject.streams, warmupRequests: Math.ceil(settings.streamRequests / 5), requests: settings.streamRequests });
+      const result = await alone(subject, subject.streams, settings.streamRequests);
       const entry = figures.get(subject.name)!;
       entry.firstChunkP50 = percentile(result.timesToFirstByte, 50);
       entry.firstChunkP99 = percentile(result.timesToFirstByte, 99);

@@ -16,10 +16,11 @@ import { encodeRequest } from '../lib/http-connection.js';
 import { fetchOnce } from '../lib/load.js';
 import { streamChunkCount, upstreamModel } from '../lib/openai-payloads.js';
 import { spawnTarget, type TargetProcess } from '../lib/processes.js';
-import { measureRotatingThroughput, type RequestSource, sendRequests } from '../lib/rotating-load.js';
+import { measureThroughputFigures, type ThroughputFigures } from '../lib/proxy-rounds.js';
+import { type RequestSource, sendRequests } from '../lib/rotating-load.js';
 import type { BenchSettings, Scenario, ScenarioReport } from '../lib/scenario.js';
 import { type ServerCliProcess, startServerCli } from '../lib/server-cli.js';
-import { formatMs, formatNumber, formatPercent, formatRatio, median, percentile } from '../lib/stats.js';
+import { formatMs, formatNumber, formatPercent, formatRatio, median } from '../lib/stats.js';
 import { renderTable } from '../lib/table.js';
 
 const providerId = 'mock';
@@ -37,16 +38,8 @@ interface Subject {
   json: RequestSource;
 }
 
-interface RoundFigures {
-  requestsPerSecond: number;
-  p50: number;
-  p99: number;
-  /** CPU of the server's whole tree as a share of one core (2 = two cores busy). */
-  serverCpu: number | undefined;
-  cpuPerRequest: number | undefined;
-  harnessCpu: number;
-  errors: number;
-}
+/** `targetCpu` is the server's whole tree as a share of one core (2 = two cores busy). */
+type RoundFigures = ThroughputFigures;
 
 export const clusterScenario: Scenario = {
   name: 'cluster',
@@ -87,24 +80,7 @@ export const clusterScenario: Scenario = {
         const figures = new Map<string, RoundFigures>();
         for (const subject of round % 2 === 0 ? subjects : [...subjects].reverse()) {
           settings.log(`round ${round + 1}/${settings.rounds}: throughput of ${subject.name}…`);
-          const result = await measureRotatingThroughput({
-            url: new URL(subject.process.url),
-            source: subject.json,
-            connections: settings.connections,
-            warmupMs: settings.warmupMs,
-            durationMs: settings.durationMs,
-            target: subject.process,
-            harness: [upstream],
-          });
-          figures.set(subject.name, {
-            requestsPerSecond: result.requestsPerSecond,
-            p50: percentile(result.latencies, 50),
-            p99: percentile(result.latencies, 99),
-            serverCpu: result.targetCpu,
-            cpuPerRequest: result.targetCpuPerRequestMicroseconds,
-            harnessCpu: result.harnessCpu,
-            errors: result.errors,
-          });
+          figures.set(subject.name, await measureThroughputFigures(subject, settings, [upstream]));
         }
         rounds.push(figures);
       }
@@ -155,9 +131,9 @@ function report(subjects: Subject[], rounds: Array<Map<string, RoundFigures>>, c
     subject.name,
     formatNumber(mid(subject.name, (figures) => figures.requestsPerSecond)),
     subject === one ? '' : formatRatio(median(ratios)),
-    formatMs(mid(subject.name, (figures) => figures.p50), 2),
-    formatMs(mid(subject.name, (figures) => figures.p99), 2),
-    formatPercent(mid(subject.name, (figures) => figures.serverCpu)),
+    formatMs(mid(subject.name, (figures) => figures.throughputP50), 2),
+    formatMs(mid(subject.name, (figures) => figures.throughputP99), 2),
+    formatPercent(mid(subject.name, (figures) => figures.targetCpu)),
     `${formatNumber(mid(subject.name, (figures) => figures.cpuPerRequest))} µs`,
     formatPercent(mid(subject.name, (figures) => figures.harnessCpu)),
     String(rounds.reduce((sum, round) => sum + round.get(subject.name)!.errors, 0)),
