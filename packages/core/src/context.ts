@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Cancellation } from './cancellation.js';
 import type { Logger } from './logger.js';
 import type { ProviderV1 } from './provider.js';
 import type { ChatCompletionRequest, EmbeddingRequest } from './wire/openai-types.js';
@@ -48,7 +49,13 @@ export interface RequestContext<Body = ChatCompletionRequest | EmbeddingRequest 
   /** Incoming headers, lower-cased by Node. */
   readonly headers: IncomingHttpHeaders;
   readonly clientIp: string;
-  /** Aborted when the client disconnects or the gateway shuts down past its drain deadline. */
+  /**
+   * Aborted when the client disconnects or the gateway shuts down past its drain deadline. Listening
+   * through `cancellation.subscribe` costs next to nothing; `signal` (the same abort as an AbortSignal)
+   * is made when first read, for APIs that need one.
+   */
+  readonly cancellation: Cancellation;
+  /** `cancellation.signal`: a real AbortSignal, made on first use. */
   readonly signal: AbortSignal;
   /** `performance.now()` when the request arrived. */
   readonly startedAt: number;

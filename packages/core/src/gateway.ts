@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { DependencyContainer } from 'tsyringe';
 import { type Clock, createGatewayContainer, systemClock } from './container.js';
+import { Cancellation } from './cancellation.js';
 import type { Operation, RequestContext, Target } from './context.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { InFlightRequests } from './in-flight.js';
@@ -142,10 +143,11 @@ export function createGateway(options: GatewayOptions): Gateway {
    * through `writeError`, the same path as Koa's routes.
    */
   async function serveOpenAIRoute(operation: Operation, request: IncomingMessage, response: ServerResponse, modelName?: string): Promise<void> {
-    const controller = new AbortController();
-    const entry = inFlight.add(controller);
+    // No AbortSignal unless something asks for one: see Cancellation.
+    const cancellation = new Cancellation();
+    const entry = inFlight.add(cancellation);
     const onClose = () => {
-      if (!response.writableFinished) controller.abort(new DOMException('The client disconnected.', 'AbortError'));
+      if (!response.writableFinished) cancellation.abort(new DOMException('The client disconnected.', 'AbortError'));
     };
     response.once('close', onClose);
     const incoming = request.headers['x-request-id'];
@@ -156,12 +158,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       const responder = new NodeResponder(response);
       if (operation === 'chat') {
         const body = parseChatCompletionRequest(await readJsonBody(request, bodyLimits));
-        await pipeline.chat(new GatewayRequestContext(id, operation, body, request, response, controller.signal), responder);
+        await pipeline.chat(new GatewayRequestContext(id, operation, body, request, response, cancellation), responder);
       } else if (operation === 'embeddings') {
         const body = parseEmbeddingRequest(await readJsonBody(request, bodyLimits));
-        await pipeline.embeddings(new GatewayRequestContext(id, operation, body, request, response, controller.signal), responder);
+        await pipeline.embeddings(new GatewayRequestContext(id, operation, body, request, response, cancellation), responder);
       } else {
-        await pipeline.models(new GatewayRequestContext(id, operation, undefined, request, response, controller.signal), responder, modelName);
+        await pipeline.models(new GatewayRequestContext(id, operation, undefined, request, response, cancellation), responder, modelName);
       }
     } catch (error) {
       const gatewayError = toGatewayError(error);
@@ -192,11 +194,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       public body: Body,
       request: IncomingMessage,
       response: ServerResponse,
-      readonly signal: AbortSignal,
+      readonly cancellation: Cancellation,
     ) {
       this.headers = request.headers;
       this.clientIp = clientIpOf(request, trustProxy);
       this.#response = response;
+    }
+
+    get signal(): AbortSignal {
+      return this.cancellation.signal;
     }
 
     setHeader(name: string, value: string): void {

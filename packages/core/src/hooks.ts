@@ -1,3 +1,4 @@
+import type { Cancellation } from './cancellation.js';
 import type { ChatContext, RequestContext, Target } from './context.js';
 import type { GatewayError } from './errors.js';
 import type { ChatResult } from './provider.js';
@@ -38,8 +39,12 @@ export interface UpstreamRequest {
   target: Target;
   /** The body sent to the provider. */
   body: ChatCompletionRequest;
-  /** Aborts this attempt; wrappers may pass a narrower signal (a per-attempt timeout). */
-  signal: AbortSignal;
+  /**
+   * Aborts this attempt: the request's own (`context.cancellation`) unless a wrapper narrowed it. To add a
+   * per-attempt timeout, pass `new Cancellation(request.cancellation)` and abort that; `.signal` gives an
+   * AbortSignal when an API needs one.
+   */
+  cancellation: Cancellation;
 }
 
 /** The result of an upstream call, with the target that produced it. */

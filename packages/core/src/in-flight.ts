@@ -1,6 +1,8 @@
+import type { Cancellation } from './cancellation.js';
+
 /** One request being answered, as `InFlightRequests` holds it. */
 export interface InFlightEntry {
-  readonly controller: AbortController;
+  readonly cancellation: Cancellation;
   previous: InFlightEntry | undefined;
   next: InFlightEntry | undefined;
 }
@@ -22,8 +24,8 @@ export class InFlightRequests {
     return this.#size;
   }
 
-  add(controller: AbortController): InFlightEntry {
-    const entry: InFlightEntry = { controller, previous: undefined, next: this.#first };
+  add(cancellation: Cancellation): InFlightEntry {
+    const entry: InFlightEntry = { cancellation, previous: undefined, next: this.#first };
     if (this.#first) this.#first.previous = entry;
     this.#first = entry;
     this.#size += 1;
@@ -43,8 +45,8 @@ export class InFlightRequests {
 
   /** Aborts every request still in the list (they remove themselves as they finish). */
   abortAll(reason: unknown): void {
-    const controllers: AbortController[] = [];
-    for (let entry = this.#first; entry; entry = entry.next) controllers.push(entry.controller);
-    for (const controller of controllers) controller.abort(reason);
+    const cancellations: Cancellation[] = [];
+    for (let entry = this.#first; entry; entry = entry.next) cancellations.push(entry.cancellation);
+    for (const cancellation of cancellations) cancellation.abort(reason);
   }
 }

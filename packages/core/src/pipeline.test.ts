@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ask,
   closeGateways,
@@ -18,6 +18,7 @@ import {
   textChunks,
   usageChunk,
 } from './__fixtures__/fakes.js';
+import { Cancellation } from './cancellation.js';
 import type { ChatContext, RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
 import { createGateway } from './gateway.js';
@@ -546,6 +547,38 @@ describe('client disconnect', () => {
     expect(seen.errors).toHaveLength(0);
     expect(seen.responses[0]!.outcome).toMatchObject({ streamed: true, aborted: true });
     expect(asChat(seen.responses[0]?.outcome).response.choices[0]!.message.content).toBe('Started');
+  });
+
+  it('aborts a JSON call through its cancellation when the client goes away, making no AbortSignal on the way', async () => {
+    const signalReads = vi.spyOn(Cancellation.prototype, 'signal', 'get');
+    try {
+      const called = deferred();
+      const aborted = deferred<unknown>();
+      const provider = fakeProvider(
+        'alpha',
+        (_modelId, _request, options) =>
+          new Promise((_resolve, reject) => {
+            options.cancellation!.subscribe((reason) => {
+              aborted.resolve(reason);
+              reject(reason);
+            });
+            called.resolve();
+          }),
+      );
+      const passThrough = definePlugin({ name: 'pass-through', wrapUpstream: (next) => (request) => next(request) });
+      const seen = outcomes();
+      const { url } = await startGateway({ providers: [provider], plugins: [passThrough, seen.plugin] });
+      const client = new AbortController();
+      const answered = postJson(chatUrl(url), { model: 'alpha/m', ...ask }, {}, client.signal).catch((error: unknown) => error);
+      await called.promise;
+      client.abort();
+      expect(await answered).toMatchObject({ name: 'AbortError' });
+      expect(await aborted.promise).toMatchObject({ name: 'AbortError', message: 'The client disconnected.' });
+      await seen.settled;
+      expect(signalReads).not.toHaveBeenCalled();
+    } finally {
+      signalReads.mockRestore();
+    }
   });
 
   it('returns the iterator of a provider that ignores the signal and keeps producing', async () => {

@@ -1,11 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { ChunkAggregator, responseToChunks } from './aggregate.js';
+import type { Cancellation } from './cancellation.js';
 import type { ChatContext, EmbeddingsContext, RequestContext } from './context.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import type { ChatOutcome, EarlyResponse, ErrorDetails, ResponseOutcome, UpstreamCall, UpstreamResult } from './hooks.js';
 import { SseWriter } from './http/sse.js';
 import type { Logger } from './logger.js';
 import type { Plugin } from './plugin.js';
+import type { ProviderCallOptions } from './provider.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -62,7 +64,7 @@ export class Pipeline {
         return;
       }
       context.target ??= this.#providers.resolve(context.body.model);
-      const result = await this.#upstream({ context, target: context.target, body: context.body, signal: context.signal });
+      const result = await this.#upstream({ context, target: context.target, body: context.body, cancellation: context.cancellation });
       context.target = result.target;
       await this.#answerChat(context, responder, result, 'upstream');
     } catch (error) {
@@ -86,7 +88,7 @@ export class Pipeline {
         if (!target.provider.embeddings) {
           throw GatewayError.invalidRequest(`The model '${context.body.model}' does not support embeddings.`, 'model', 'model_not_supported');
         }
-        response = await target.provider.embeddings(target.modelId, context.body, { signal: context.signal, requestId: context.id });
+        response = await target.provider.embeddings(target.modelId, context.body, providerCallOptions(context.cancellation, context.id));
         this.#setServedHeaders(context);
       }
       await this.#sendWhole(context, responder, { operation: 'embeddings', response }, answeredBy);
@@ -273,7 +275,7 @@ export class Pipeline {
         if (outgoing === null) continue;
         if (!writer) {
           // Headers wait for the first chunk: a stream that fails before it still gets a real HTTP status.
-          writer = new SseWriter(responder.takeRawResponse(), context.signal);
+          writer = new SseWriter(responder.takeRawResponse(), context.cancellation);
           writer.start(200);
           context.timeToFirstChunkMs = performance.now() - context.startedAt;
         }
@@ -284,7 +286,7 @@ export class Pipeline {
         }
       }
     } catch (error) {
-      if (context.signal.aborted) aborted = true;
+      if (context.cancellation.aborted) aborted = true;
       else if (!writer) throw error;
       else failure = toGatewayError(error);
     } finally {
@@ -327,11 +329,11 @@ export class Pipeline {
 }
 
 /** The innermost upstream call: the provider itself, recorded as one attempt. */
-const callProvider: UpstreamCall = async ({ context, target, body, signal }) => {
+const callProvider: UpstreamCall = async ({ context, target, body, cancellation }) => {
   const attempt = { model: target.model, provider: target.provider.id, startedAt: performance.now() } as RequestContext['attempts'][number];
   context.attempts.push(attempt);
   try {
-    const result = await target.provider.chat(target.modelId, body, { signal, requestId: context.id });
+    const result = await target.provider.chat(target.modelId, body, providerCallOptions(cancellation, context.id));
     attempt.status = 200;
     attempt.durationMs = performance.now() - attempt.startedAt;
     return result.type === 'response' ? { type: 'response', response: result.response, target } : { type: 'stream', stream: result.stream, target };
@@ -367,4 +369,18 @@ async function collectStream(stream: AsyncIterable<ChatCompletionChunk>): Promis
 
 async function* toAsyncIterable<T>(items: readonly T[]): AsyncIterable<T> {
   yield* items;
+}
+
+/**
+ * A provider call's options with `signal` as an own getter: a real AbortSignal is made only when the adapter
+ * reads it, and adapters that listen through `cancellation` never do. (A spread of these options reads it.)
+ */
+function providerCallOptions(cancellation: Cancellation, requestId: string): ProviderCallOptions {
+  return {
+    requestId,
+    cancellation,
+    get signal() {
+      return cancellation.signal;
+    },
+  };
 }

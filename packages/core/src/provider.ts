@@ -1,3 +1,4 @@
+import type { Cancellation } from './cancellation.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -45,6 +46,11 @@ export interface ProviderV1 {
 export interface ProviderCallOptions {
   /** Aborted when the client disconnects or a deadline passes: adapters must stop the upstream call. */
   signal: AbortSignal;
+  /**
+   * The same abort as `signal`, when the gateway calls. Listening through it rather than `signal` spares
+   * the request an AbortSignal (the gateway makes `signal` only when it is read; see `Cancellation`).
+   */
+  cancellation?: Cancellation;
   /** The gateway's request id, for upstream correlation headers and logs. */
   requestId: string;
   /** Extra upstream headers a plugin asks for (e.g. a per-request trace header). */

@@ -1,4 +1,4 @@
-import type { ChatCompletion, ChatCompletionChunk, ChatContext, Target, UpstreamCall, UpstreamRequest } from '@switchyard/core';
+import { Cancellation, type ChatCompletion, type ChatCompletionChunk, type ChatContext, type Target, type UpstreamCall, type UpstreamRequest } from '@switchyard/core';
 import { describe, expect, it } from 'vitest';
 import { Coalescer } from './coalescer.js';
 
@@ -11,8 +11,8 @@ const completion: ChatCompletion = {
   choices: [{ index: 0, message: { role: 'assistant', content: 'hi', refusal: null }, finish_reason: 'stop', logprobs: null }],
 };
 
-function request(signal: AbortSignal): UpstreamRequest {
-  return { context: {} as ChatContext, target, body: { model: 'mock/model', messages: [{ role: 'user', content: 'hi' }] }, signal };
+function request(cancellation = new Cancellation()): UpstreamRequest {
+  return { context: {} as ChatContext, target, body: { model: 'mock/model', messages: [{ role: 'user', content: 'hi' }] }, cancellation };
 }
 
 describe('Coalescer', () => {
@@ -25,8 +25,8 @@ describe('Coalescer', () => {
       await new Promise<void>((resolve) => (release = resolve));
       return { type: 'response', response: completion, target };
     };
-    const first = coalescer.run('key', request(new AbortController().signal), next);
-    const second = coalescer.run('key', request(new AbortController().signal), next);
+    const first = coalescer.run('key', request(), next);
+    const second = coalescer.run('key', request(), next);
     release();
     const [a, b] = await Promise.all([first, second]);
     expect(calls).toBe(1);
@@ -35,25 +35,25 @@ describe('Coalescer', () => {
     expect(coalescer.inFlight).toBe(0);
   });
 
-  it('leaves the signal of a finished call alone when its clients leave, and aborts an unfinished one', async () => {
+  it('leaves the cancellation of a finished call alone when its clients leave, and aborts an unfinished one', async () => {
     const coalescer = new Coalescer();
-    const signals: AbortSignal[] = [];
-    const answered: UpstreamCall = async ({ signal }) => {
-      signals.push(signal);
+    const cancellations: Cancellation[] = [];
+    const answered: UpstreamCall = async ({ cancellation }) => {
+      cancellations.push(cancellation);
       return { type: 'response', response: completion, target };
     };
-    await coalescer.run('answered', request(new AbortController().signal), answered);
-    expect(signals[0]!.aborted).toBe(false);
+    await coalescer.run('answered', request(), answered);
+    expect(cancellations[0]!.aborted).toBe(false);
 
-    const hanging: UpstreamCall = ({ signal }) => {
-      signals.push(signal);
-      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    const hanging: UpstreamCall = ({ cancellation }) => {
+      cancellations.push(cancellation);
+      return new Promise((_resolve, reject) => cancellation.subscribe(reject));
     };
-    const client = new AbortController();
-    const pending = coalescer.run('hanging', request(client.signal), hanging);
+    const client = new Cancellation();
+    const pending = coalescer.run('hanging', request(client), hanging);
     client.abort();
     await expect(pending).rejects.toThrow(/went away/);
-    expect(signals[1]!.aborted).toBe(true);
+    expect(cancellations[1]!.aborted).toBe(true);
   });
 
   it('keeps a long stream whole for every consumer, and stops taking joiners once its history is full', async () => {
@@ -86,14 +86,14 @@ describe('Coalescer', () => {
       for await (const item of result.stream) contents.push(item.choices[0]!.delta.content!);
       return contents;
     };
-    const first = await coalescer.run('long', request(new AbortController().signal), next);
+    const first = await coalescer.run('long', request(), next);
     // Joins early but reads nothing until the end: what it has not read may not be dropped.
-    const early = await coalescer.run('long', request(new AbortController().signal), next);
+    const early = await coalescer.run('long', request(), next);
     expect(early.coalesced).toBe(true);
     const firstContents = read(first);
     await new Promise((resolve) => setTimeout(resolve, 20));
     // The history passed four chunks: an identical request now makes an upstream call of its own.
-    const late = await coalescer.run('long', request(new AbortController().signal), next);
+    const late = await coalescer.run('long', request(), next);
     expect(late.coalesced).toBe(false);
     expect(calls).toBe(2);
     openGate();

@@ -1,4 +1,4 @@
-import type { ChatCompletionChunk, UpstreamCall, UpstreamRequest, UpstreamResult } from '@switchyard/core';
+import { Cancellation, type ChatCompletionChunk, type UpstreamCall, type UpstreamRequest, type UpstreamResult } from '@switchyard/core';
 
 /** Where one consumer of a shared stream has read up to: the absolute index of its next chunk. */
 interface Cursor {
@@ -14,7 +14,8 @@ const defaultMaxHistoryChunks = 256;
 
 /** One upstream call shared by every identical request that arrives while it runs. */
 class SharedCall {
-  readonly controller = new AbortController();
+  /** The shared upstream call's own: it ends only when every client has left (see `leave`). */
+  readonly cancellation = new Cancellation();
   consumers = 0;
   result: Promise<UpstreamResult>;
   /** New identical requests may join (the history is still whole). */
@@ -31,10 +32,10 @@ class SharedCall {
   readonly #onSettled: () => void;
   #wake: Array<() => void> = [];
 
-  constructor(start: (signal: AbortSignal) => Promise<UpstreamResult>, onSettled: () => void, maxHistoryChunks: number) {
+  constructor(start: (cancellation: Cancellation) => Promise<UpstreamResult>, onSettled: () => void, maxHistoryChunks: number) {
     this.#onSettled = onSettled;
     this.#maxHistoryChunks = maxHistoryChunks;
-    this.result = start(this.controller.signal).then(
+    this.result = start(this.cancellation).then(
       (result) => {
         if (result.type === 'stream') void this.#pump(result.stream);
         else {
@@ -123,7 +124,7 @@ class SharedCall {
   leave(): void {
     this.consumers -= 1;
     // Aborting a finished call would only cost the time to build the exception and run the listeners.
-    if (this.consumers === 0 && !this.finished) this.controller.abort(new DOMException('Every client of this request went away.', 'AbortError'));
+    if (this.consumers === 0 && !this.finished) this.cancellation.abort(new DOMException('Every client of this request went away.', 'AbortError'));
   }
 }
 
@@ -155,7 +156,7 @@ export class Coalescer {
     const coalesced = shared !== undefined;
     if (!shared) {
       const created: SharedCall = new SharedCall(
-        (signal) => next({ ...request, signal }),
+        (cancellation) => next({ ...request, cancellation }),
         () => {
           if (this.#inFlight[key] !== created) return;
           delete this.#inFlight[key];
@@ -175,10 +176,10 @@ export class Coalescer {
     const leave = () => {
       if (left) return;
       left = true;
-      request.signal.removeEventListener('abort', leave);
+      request.cancellation.unsubscribe(leave);
       current.leave();
     };
-    request.signal.addEventListener('abort', leave, { once: true });
+    request.cancellation.subscribe(leave);
     let result: UpstreamResult;
     try {
       result = await current.result;

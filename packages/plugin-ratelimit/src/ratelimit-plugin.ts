@@ -240,7 +240,7 @@ export function createRateLimitPlugin(options: RateLimitOptions = {}): RateLimit
       if (concurrency) {
         // A client that hung up is no longer in flight: its slot is free now, not once every plugin's
         // response hook has run (billing may still be counting the tokens of what was streamed).
-        context.signal.addEventListener('abort', () => void releaseSlot(admission), { once: true });
+        context.cancellation.subscribe(() => void releaseSlot(admission));
       }
     },
     async onResponse(context, outcome) {

@@ -15,7 +15,7 @@ export {
   type PresetOptions,
 } from './openai/openai-compatible-presets.js';
 export { createEchoProvider, type EchoProviderOptions } from './demo/echo-provider.js';
-export { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, readText, transportError, type UpstreamRequestOptions, type UpstreamResponse } from './shared/http-client.js';
+export { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, readText, transportError, upstreamAbort, type UpstreamRequestOptions, type UpstreamResponse } from './shared/http-client.js';
 export { parseServerSentEvents, type EventSourceMessage } from './shared/sse.js';
 export {
   clientStatusFor,

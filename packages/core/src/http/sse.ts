@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import type { Cancellation } from '../cancellation.js';
 
 /**
  * Writes server-sent events straight to the socket, one write per event, so every chunk leaves as soon
@@ -8,11 +9,11 @@ import type { ServerResponse } from 'node:http';
  */
 export class SseWriter {
   readonly #response: ServerResponse;
-  readonly #signal: AbortSignal;
+  readonly #cancellation: Cancellation;
 
-  constructor(response: ServerResponse, signal: AbortSignal) {
+  constructor(response: ServerResponse, cancellation: Cancellation) {
     this.#response = response;
-    this.#signal = signal;
+    this.#cancellation = cancellation;
   }
 
   /**
@@ -46,7 +47,8 @@ export class SseWriter {
 
   async #drained(): Promise<boolean> {
     try {
-      await once(this.#response, 'drain', { signal: this.#signal });
+      // The signal is made only here, for a client that reads slower than the model writes.
+      await once(this.#response, 'drain', { signal: this.#cancellation.signal });
       return true;
     } catch {
       return false;

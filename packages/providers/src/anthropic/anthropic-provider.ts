@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatResult, ProviderCallOptions, ProviderModel, ProviderV1 } from '@switchyard/core';
-import { HttpClient, type HttpClientOptions, readJsonBody, transportError, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
+import { HttpClient, type HttpClientOptions, readJsonBody, transportError, upstreamAbort, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
 import { parseServerSentEvents } from '../shared/sse.js';
 import { malformedResponseError } from '../shared/upstream-error.js';
 import { anthropicMessageSchema, anthropicModelListSchema } from './anthropic-api.js';
@@ -65,7 +65,7 @@ export function createAnthropic(options: AnthropicProviderOptions): ProviderV1 {
         path: '/messages',
         body: JSON.stringify(body),
         headers: { 'x-request-id': callOptions.requestId, ...(body.stream ? { accept: 'text/event-stream' } : {}), ...callOptions.headers },
-        signal: callOptions.signal,
+        ...upstreamAbort(callOptions),
       };
       const fallbackId = `chatcmpl-${randomUUID()}`;
       if (body.stream) {

@@ -10,7 +10,7 @@ import type {
   ProviderV1,
 } from '@switchyard/core';
 import { GatewayError } from '@switchyard/core';
-import { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, transportError, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
+import { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, transportError, upstreamAbort, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
 import { parseServerSentEvents } from '../shared/sse.js';
 import { malformedResponseError } from '../shared/upstream-error.js';
 import { convertGeminiResponse, convertGeminiStreamEvent, createGeminiStreamState, finishGeminiStream, type GeminiConversionOptions } from './convert-gemini-stream.js';
@@ -69,7 +69,7 @@ export function createGemini(options: GeminiOptions): ProviderV1 {
     path,
     body: JSON.stringify(body),
     headers: callOptions.headers,
-    signal: callOptions.signal,
+    ...upstreamAbort(callOptions),
   });
   const post = (path: string, body: unknown, callOptions: ProviderCallOptions): Promise<UpstreamResponse> =>
     client.requestOk(upstreamRequest(path, body, callOptions), toError);

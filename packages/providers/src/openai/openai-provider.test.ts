@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatResult, ProviderCallOptions, ProviderV1 } from '@switchyard/core';
-import { GatewayError } from '@switchyard/core';
+import { Cancellation, GatewayError } from '@switchyard/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type MockHandler, type MockUpstream, sendJson, startMockUpstream, writeEventStream } from '../test-utils/mock-upstream.js';
 import { fixtureChunks, fixtureEventStream, fixtureJson } from './__fixtures__/index.js';
@@ -494,6 +494,38 @@ describe('cancellation', () => {
     controller.abort(new DOMException('The client disconnected.', 'AbortError'));
     await expect(call).rejects.toMatchObject({ name: 'AbortError' });
     expect(await closed.promise).toBe(true);
+  });
+
+  it('closes the upstream connection when the gateway\'s cancellation aborts, without making its signal', async () => {
+    const arrived = deferred();
+    const closed = deferred<boolean>();
+    const upstream = await mock((_request, response) => {
+      void closedEarly(response).then(closed.resolve);
+      arrived.resolve();
+    });
+    const cancellation = new Cancellation();
+    let signalRead = false;
+    // As the gateway passes them: the signal is a getter that makes one when read.
+    const options: ProviderCallOptions = {
+      requestId: 'req-test-1',
+      cancellation,
+      get signal() {
+        signalRead = true;
+        return cancellation.signal;
+      },
+    };
+    const call = provider(upstream).chat('m', question, options);
+    await arrived.promise;
+    cancellation.abort(new DOMException('The client disconnected.', 'AbortError'));
+    await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await closed.promise).toBe(true);
+    expect(signalRead).toBe(false);
+
+    const answered = await mock((_request, response) => sendJson(response, 200, fixtureJson('chat-text.json')));
+    const already = new Cancellation();
+    already.abort(new DOMException('gone', 'AbortError'));
+    await expect(provider(answered).chat('m', question, { requestId: 'req-test-2', cancellation: already, signal: already.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(answered.requests).toHaveLength(0);
   });
 
   it('does not call the upstream at all when the signal is already aborted', async () => {

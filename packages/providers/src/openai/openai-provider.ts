@@ -11,7 +11,7 @@ import type {
   ProviderV1,
 } from '@switchyard/core';
 import { GatewayError } from '@switchyard/core';
-import { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, transportError, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
+import { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, transportError, upstreamAbort, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
 import { createServerSentEventReader } from '../shared/sse.js';
 import { createUpstreamError, malformedResponseError, type ProviderErrorDetails } from '../shared/upstream-error.js';
 import { withCatalogFacts } from '../catalog/model-catalog.js';
@@ -105,7 +105,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
       path,
       body: JSON.stringify(body),
       headers: { 'x-request-id': callOptions.requestId, ...callOptions.headers },
-      signal: callOptions.signal,
+      ...upstreamAbort(callOptions),
     };
   }
 

@@ -1,4 +1,4 @@
-import { GatewayError, isAbortError } from '@switchyard/core';
+import { type Cancellation, GatewayError, isAbortError, type ProviderCallOptions } from '@switchyard/core';
 import { Pool, type Dispatcher } from 'undici';
 import { malformedResponseError } from './upstream-error.js';
 
@@ -40,7 +40,25 @@ export interface UpstreamRequestOptions {
   path: string;
   body?: string;
   headers?: Record<string, string>;
-  signal: AbortSignal;
+  /** Aborts the request. One of `signal` and `cancellation` is needed; `upstreamAbort` picks from a provider call. */
+  signal?: AbortSignal;
+  /** Aborts the request; the JSON path listens to it without making an AbortSignal. */
+  cancellation?: Cancellation;
+}
+
+/**
+ * The abort of a provider call, for an upstream request: the call's cancellation when the gateway gave
+ * one (reading `signal` would make the AbortSignal the JSON path does without), otherwise its signal.
+ */
+export function upstreamAbort(callOptions: Pick<ProviderCallOptions, 'signal' | 'cancellation'>): Pick<UpstreamRequestOptions, 'signal' | 'cancellation'> {
+  return callOptions.cancellation ? { cancellation: callOptions.cancellation } : { signal: callOptions.signal };
+}
+
+/** The signal an API that takes only AbortSignals gets: the cancellation's, made now, when no signal was given. */
+function signalOf(options: UpstreamRequestOptions): AbortSignal {
+  if (options.signal) return options.signal;
+  if (options.cancellation) return options.cancellation.signal;
+  throw new TypeError('An upstream request needs a signal or a cancellation.');
 }
 
 /**
@@ -74,7 +92,7 @@ export class HttpClient {
         path: this.#basePath + options.path,
         headers: options.headers ? { ...this.#headers, ...options.headers } : this.#headers,
         body: options.body,
-        signal: options.signal,
+        signal: signalOf(options),
       });
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {
@@ -112,7 +130,7 @@ export class HttpClient {
     what = 'the body',
   ): Promise<JsonUpstreamResponse> {
     return new Promise((resolve, reject) => {
-      const handler = new JsonResponseHandler(this.provider, options.signal, what, toError, resolve, reject);
+      const handler = new JsonResponseHandler(this.provider, options.cancellation ?? signalOf(options), what, toError, resolve, reject);
       if (!handler.listen()) return;
       this.#pool.dispatch(
         {
@@ -250,12 +268,13 @@ const maxJsonBytes = 64 * 1024 * 1024;
 const maxErrorBytes = 1024 * 1024;
 
 /**
- * undici's dispatch handler for `HttpClient.requestJson`: collects the body and settles once. Aborting the
- * signal aborts the request (before or after it reached the socket), like `Pool.request` does.
+ * undici's dispatch handler for `HttpClient.requestJson`: collects the body and settles once. An abort
+ * (of the cancellation, or the signal when only that was given) aborts the request, before or after it
+ * reached the socket, like `Pool.request` does.
  */
 class JsonResponseHandler implements Dispatcher.DispatchHandler {
   readonly #provider: string;
-  readonly #signal: AbortSignal;
+  readonly #abortedBy: Cancellation | AbortSignal;
   readonly #what: string;
   readonly #toError: (status: number, headers: UpstreamResponse['headers'], bodyText: string) => unknown;
   readonly #resolve: (response: JsonUpstreamResponse) => void;
@@ -267,37 +286,39 @@ class JsonResponseHandler implements Dispatcher.DispatchHandler {
   #bytes = 0;
   #settled = false;
   readonly #onAbort = (): void => {
-    if (this.#abort) this.#abort(this.#signal.reason as Error);
+    if (this.#abort) this.#abort(this.#abortedBy.reason as Error);
   };
 
   constructor(
     provider: string,
-    signal: AbortSignal,
+    abortedBy: Cancellation | AbortSignal,
     what: string,
     toError: (status: number, headers: UpstreamResponse['headers'], bodyText: string) => unknown,
     resolve: (response: JsonUpstreamResponse) => void,
     reject: (error: unknown) => void,
   ) {
     this.#provider = provider;
-    this.#signal = signal;
+    this.#abortedBy = abortedBy;
     this.#what = what;
     this.#toError = toError;
     this.#resolve = resolve;
     this.#reject = reject;
   }
 
-  /** False (and rejected) when the signal is already aborted: nothing is sent then. */
+  /** False (and rejected) when already aborted: nothing is sent then. */
   listen(): boolean {
-    if (this.#signal.aborted) {
-      this.#settle(undefined, this.#signal.reason);
+    const abortedBy = this.#abortedBy;
+    if (abortedBy.aborted) {
+      this.#settle(undefined, abortedBy.reason);
       return false;
     }
-    this.#signal.addEventListener('abort', this.#onAbort, { once: true });
+    if (isSignal(abortedBy)) abortedBy.addEventListener('abort', this.#onAbort, { once: true });
+    else abortedBy.subscribe(this.#onAbort);
     return true;
   }
 
   onConnect(abort: (reason?: Error) => void): void {
-    if (this.#signal.aborted) abort(this.#signal.reason as Error);
+    if (this.#abortedBy.aborted) abort(this.#abortedBy.reason as Error);
     else this.#abort = abort;
   }
 
@@ -342,7 +363,9 @@ class JsonResponseHandler implements Dispatcher.DispatchHandler {
   #settle(response: JsonUpstreamResponse | undefined, error: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#signal.removeEventListener('abort', this.#onAbort);
+    const abortedBy = this.#abortedBy;
+    if (isSignal(abortedBy)) abortedBy.removeEventListener('abort', this.#onAbort);
+    else abortedBy.unsubscribe(this.#onAbort);
     if (response) this.#resolve(response);
     else this.#reject(error);
   }
@@ -360,4 +383,8 @@ function headersFromRaw(rawHeaders: Buffer[]): Record<string, string | string[] 
     else headers[name] = [existing, value];
   }
   return headers;
+}
+
+function isSignal(value: Cancellation | AbortSignal): value is AbortSignal {
+  return typeof (value as Partial<Cancellation>).subscribe !== 'function';
 }
