@@ -581,6 +581,28 @@ describe('client disconnect', () => {
     }
   });
 
+  it('gives a provider that copies its options a signal that still aborts when the client goes away', async () => {
+    const called = deferred();
+    const aborted = deferred<unknown>();
+    const provider = fakeProvider('alpha', (_modelId, _request, options) => {
+      const { signal } = { ...options, headers: { 'x-extra': '1' } };
+      return new Promise((_resolve, reject) => {
+        signal.addEventListener('abort', () => {
+          aborted.resolve(signal.reason);
+          reject(signal.reason);
+        });
+        called.resolve();
+      });
+    });
+    const { url } = await startGateway({ providers: [provider] });
+    const client = new AbortController();
+    const answered = postJson(chatUrl(url), { model: 'alpha/m', ...ask }, {}, client.signal).catch((error: unknown) => error);
+    await called.promise;
+    client.abort();
+    await answered;
+    expect(await aborted.promise).toMatchObject({ name: 'AbortError', message: 'The client disconnected.' });
+  });
+
   it('returns the iterator of a provider that ignores the signal and keeps producing', async () => {
     const returned = deferred();
     let produced = 0;
