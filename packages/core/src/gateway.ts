@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import cors from '@koa/cors';
@@ -17,6 +16,7 @@ import { Pipeline, type Responder } from './pipeline.js';
 import { checkPlugins, type Plugin } from './plugin.js';
 import type { ProviderV1 } from './provider.js';
 import { ProviderRegistry } from './provider-registry.js';
+import { randomId } from './random-id.js';
 import { parseChatCompletionRequest, parseEmbeddingRequest } from './wire/schemas.js';
 
 export interface GatewayOptions {
@@ -151,7 +151,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     };
     response.once('close', onClose);
     const incoming = request.headers['x-request-id'];
-    const id = typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
+    const id = typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomId();
     response.setHeader('x-request-id', id);
     try {
       if (!isReady) await ready;

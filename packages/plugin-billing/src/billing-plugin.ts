@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   type ChatCompletion,
   type ChatCompletionChunk,
@@ -11,6 +10,7 @@ import {
   type Logger,
   type Plugin,
   type PluginSetupApi,
+  randomId,
   type RequestContext,
   type ResponseOutcome,
   type Target,
@@ -478,7 +478,7 @@ export function createBillingPlugin(options: BillingOptions): BillingPlugin {
     },
 
     async onRequest(context: RequestContext) {
-      const billing: BillingRequestState = { ledgerId: randomUUID(), arrivedAt: now(), keyId: null, reservedUsd: 0, recorded: false };
+      const billing: BillingRequestState = { ledgerId: randomId(), arrivedAt: now(), keyId: null, reservedUsd: 0, recorded: false };
       context.state.billing = billing;
       const key = await authenticate(context);
       if (!key) return;

@@ -194,21 +194,27 @@ export class Coalescer {
       // Each client gets its own copy: later hooks (billing adds a cost) must not see each other's changes.
       return { type: 'response', response: coalesced ? structuredClone(result.response) : result.response, target: result.target, coalesced };
     }
-    async function* replay(): AsyncGenerator<ChatCompletionChunk> {
-      try {
-        for (;;) {
-          for (let chunk = current.next(cursor); chunk !== undefined; chunk = current.next(cursor)) yield coalesced ? structuredClone(chunk) : chunk;
-          if (current.streamEnded) {
-            if (current.streamError !== undefined) throw current.streamError;
-            return;
-          }
-          await current.waitForMore();
-        }
-      } finally {
-        current.closeCursor(cursor);
-        leave();
+    return { type: 'stream', stream: replayShared(current, cursor, coalesced, leave), target: result.target, coalesced };
+  }
+}
+
+/**
+ * One consumer's reading of a shared stream, from its cursor. Module-level, not a generator function made
+ * per request: each of those comes with a prototype object of its own (about half a kilobyte more per
+ * open stream).
+ */
+async function* replayShared(shared: SharedCall, cursor: Cursor, coalesced: boolean, leave: () => void): AsyncGenerator<ChatCompletionChunk> {
+  try {
+    for (;;) {
+      for (let chunk = shared.next(cursor); chunk !== undefined; chunk = shared.next(cursor)) yield coalesced ? structuredClone(chunk) : chunk;
+      if (shared.streamEnded) {
+        if (shared.streamError !== undefined) throw shared.streamError;
+        return;
       }
+      await shared.waitForMore();
     }
-    return { type: 'stream', stream: replay(), target: result.target, coalesced };
+  } finally {
+    shared.closeCursor(cursor);
+    leave();
   }
 }

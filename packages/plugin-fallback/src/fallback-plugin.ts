@@ -15,7 +15,7 @@ import {
 import { classifyFailure } from './classify-failure.js';
 import { type FallbackConfig, FallbackConfigError, type FallbackConfigInput, parseFallbackConfig, type RouteConfig, type Strategy } from './config.js';
 import { type Candidate, orderCandidates } from './strategies.js';
-import { HealthRegistry } from './target-health.js';
+import { HealthRegistry, type TargetHealth } from './target-health.js';
 
 /** Facts about a model that routing uses: the context window for context-length fallback, prices for `cost`. */
 export interface ModelFacts {
@@ -137,33 +137,20 @@ export function createFallbackPlugin(options: FallbackOptions = {}): FallbackPlu
 
   /** Runs one attempt against one target, with the per-attempt timeouts; streams are peeked to the first content. */
   async function attempt(next: UpstreamCall, request: UpstreamRequest, target: Target, params: Record<string, unknown> | undefined): Promise<UpstreamResult> {
-    const targetHealth = health.get(target.model);
     // Without attempt timeouts the client's own cancellation is the attempt's. With them, one of the
     // attempt's own that follows the client's, detached when the attempt is over.
     const timed = config.timeouts.totalMs !== undefined || config.timeouts.firstByteMs !== undefined;
-    const attemptCancellation = timed ? new Cancellation(request.cancellation) : undefined;
-    const unlink = () => attemptCancellation?.detach();
-    const cancellation = attemptCancellation ?? request.cancellation;
-    let timedOut: 'first byte' | 'total' | undefined;
-    const timeout = (kind: 'first byte' | 'total', milliseconds: number | undefined) =>
-      milliseconds === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut ??= kind;
-            attemptCancellation!.abort(new DOMException(`The ${kind} timeout passed.`, 'TimeoutError'));
-          }, milliseconds);
-    const totalTimer = timeout('total', config.timeouts.totalMs);
-    const firstByteTimer = timeout('first byte', config.timeouts.firstByteMs);
-    const asTimeout = (error: unknown): unknown =>
-      timedOut && !request.cancellation.aborted ? GatewayError.timeout(`The upstream model '${target.model}' passed its ${timedOut} timeout.`, target.provider.id) : error;
+    const state = new AttemptState(request, target, health.get(target.model), timed ? new Cancellation(request.cancellation) : undefined);
+    state.totalTimer = state.startTimer('total', config.timeouts.totalMs);
+    state.firstByteTimer = state.startTimer('first byte', config.timeouts.firstByteMs);
     const started = now();
-    targetHealth.inFlight += 1;
+    state.health.inFlight += 1;
     let handedOver = false;
     try {
       const body = params ? { ...request.body, ...params } : request.body;
-      const result = await next({ ...request, target, body, cancellation });
+      const result = await next({ ...request, target, body, cancellation: state.cancellation ?? request.cancellation });
       if (result.type === 'response') {
-        targetHealth.recordLatency(now() - started);
+        state.health.recordLatency(now() - started);
         return result;
       }
       const iterator = result.stream[Symbol.asyncIterator]();
@@ -178,42 +165,15 @@ export function createFallbackPlugin(options: FallbackOptions = {}): FallbackPlu
         buffered.push(item.value);
         if (carriesContent(item.value)) break;
       }
-      clearTimeout(firstByteTimer);
-      targetHealth.recordLatency(now() - started);
+      clearTimeout(state.firstByteTimer);
+      state.health.recordLatency(now() - started);
       handedOver = true;
-      async function* replay(): AsyncGenerator<ChatCompletionChunk> {
-        let finished = ended;
-        try {
-          yield* buffered;
-          while (!finished) {
-            const item = await iterator.next();
-            if (item.done) {
-              finished = true;
-              break;
-            }
-            yield item.value;
-          }
-        } catch (error) {
-          const failure = toGatewayError(asTimeout(error));
-          if (failure.isRetryable) targetHealth.breaker.recordFailure();
-          throw failure;
-        } finally {
-          targetHealth.inFlight -= 1;
-          clearTimeout(totalTimer);
-          unlink();
-          if (!finished) void iterator.return?.()?.catch(() => {});
-        }
-      }
-      return { type: 'stream', stream: replay(), target: result.target };
+      return { type: 'stream', stream: replayAttempt(state, iterator, buffered, ended), target: result.target };
     } catch (error) {
-      throw asTimeout(error);
+      throw state.asTimeout(error);
     } finally {
-      clearTimeout(firstByteTimer);
-      if (!handedOver) {
-        targetHealth.inFlight -= 1;
-        clearTimeout(totalTimer);
-        unlink();
-      }
+      clearTimeout(state.firstByteTimer);
+      if (!handedOver) state.end();
     }
   }
 
@@ -320,4 +280,77 @@ export function createFallbackPlugin(options: FallbackOptions = {}): FallbackPlu
     },
     wrapUpstream,
   };
+}
+
+/**
+ * One attempt's timers, cancellation and health accounting, shared by the attempt and the stream it hands
+ * over. One object with methods rather than closures made per attempt: a stream keeps what it needs for
+ * as long as it is open.
+ */
+class AttemptState {
+  timedOut: 'first byte' | 'total' | undefined = undefined;
+  totalTimer: NodeJS.Timeout | undefined = undefined;
+  firstByteTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    readonly request: UpstreamRequest,
+    readonly target: Target,
+    readonly health: TargetHealth,
+    /** The attempt's own cancellation, when it has timeouts. */
+    readonly cancellation: Cancellation | undefined,
+  ) {}
+
+  startTimer(kind: 'first byte' | 'total', milliseconds: number | undefined): NodeJS.Timeout | undefined {
+    if (milliseconds === undefined) return undefined;
+    return setTimeout(() => {
+      this.timedOut ??= kind;
+      this.cancellation!.abort(new DOMException(`The ${kind} timeout passed.`, 'TimeoutError'));
+    }, milliseconds);
+  }
+
+  /** A failure caused by the attempt's own timeout is a timeout error, not the abort it looked like. */
+  asTimeout(error: unknown): unknown {
+    return this.timedOut && !this.request.cancellation.aborted
+      ? GatewayError.timeout(`The upstream model '${this.target.model}' passed its ${this.timedOut} timeout.`, this.target.provider.id)
+      : error;
+  }
+
+  /** The attempt is over: no longer in flight, no timer left, detached from the client's cancellation. */
+  end(): void {
+    this.health.inFlight -= 1;
+    clearTimeout(this.totalTimer);
+    this.cancellation?.detach();
+  }
+}
+
+/**
+ * A peeked stream handed on: the chunks read while peeking, then the rest. Module-level, not a generator
+ * function made per attempt: each of those comes with a prototype object of its own (about half a
+ * kilobyte more per open stream).
+ */
+async function* replayAttempt(
+  state: AttemptState,
+  iterator: AsyncIterator<ChatCompletionChunk>,
+  buffered: readonly ChatCompletionChunk[],
+  ended: boolean,
+): AsyncGenerator<ChatCompletionChunk> {
+  let finished = ended;
+  try {
+    yield* buffered;
+    while (!finished) {
+      const item = await iterator.next();
+      if (item.done) {
+        finished = true;
+        break;
+      }
+      yield item.value;
+    }
+  } catch (error) {
+    const failure = toGatewayError(state.asTimeout(error));
+    if (failure.isRetryable) state.health.breaker.recordFailure();
+    throw failure;
+  } finally {
+    state.end();
+    if (!finished) void iterator.return?.()?.catch(() => {});
+  }
 }

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import {
   type ChatCompletionRequest,
   type CompletionUsage,
   type EmbeddingRequest,
   GatewayError,
   type Plugin,
+  randomId,
   type RequestContext,
 } from '@switchyard/core';
 import { MemoryRateLimitStore } from './memory-store.js';
@@ -215,7 +215,7 @@ export function createRateLimitPlugin(options: RateLimitOptions = {}): RateLimit
       }
       let concurrency: Admission['concurrency'];
       if (limits.maxConcurrency) {
-        concurrency = { key: `${scope}:concurrency`, member: randomUUID() };
+        concurrency = { key: `${scope}:concurrency`, member: randomId() };
         rules.push({ kind: 'concurrency', key: concurrency.key, limit: limits.maxConcurrency, leaseMs, member: concurrency.member });
       }
       if (rules.length === 0) return;

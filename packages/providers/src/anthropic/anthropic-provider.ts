@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatResult, ProviderCallOptions, ProviderModel, ProviderV1 } from '@switchyard/core';
+import { randomId } from '@switchyard/core';
 import { HttpClient, type HttpClientOptions, readJsonBody, transportError, upstreamAbort, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
 import { parseServerSentEvents } from '../shared/sse.js';
 import { malformedResponseError } from '../shared/upstream-error.js';
@@ -67,7 +67,7 @@ export function createAnthropic(options: AnthropicProviderOptions): ProviderV1 {
         headers: { 'x-request-id': callOptions.requestId, ...(body.stream ? { accept: 'text/event-stream' } : {}), ...callOptions.headers },
         ...upstreamAbort(callOptions),
       };
-      const fallbackId = `chatcmpl-${randomUUID()}`;
+      const fallbackId = randomId('chatcmpl-');
       if (body.stream) {
         const response = await client.requestOk(upstreamRequest, toError);
         const contentType = String(response.headers['content-type'] ?? '');

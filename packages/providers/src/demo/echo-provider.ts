@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -10,6 +9,7 @@ import type {
   ProviderCallOptions,
   ProviderV1,
 } from '@switchyard/core';
+import { randomId } from '@switchyard/core';
 
 export interface EchoProviderOptions {
   /** Provider id. Default `demo`, so the model is `demo/echo`. */
@@ -43,7 +43,7 @@ export function createEchoProvider(options: EchoProviderOptions = {}): ProviderV
     const promptTokens = request.messages.reduce((sum, message) => sum + countTokens(textOf(message)) + 4, 0);
     const completionTokens = countTokens(content);
     return {
-      id: `chatcmpl-${randomUUID()}`,
+      id: randomId('chatcmpl-'),
       created: Math.floor(Date.now() / 1000),
       model: modelId,
       content,

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type {
   ChatCompletionChunk,
   ChatCompletionRequest,
@@ -9,7 +8,7 @@ import type {
   ProviderModel,
   ProviderV1,
 } from '@switchyard/core';
-import { GatewayError } from '@switchyard/core';
+import { GatewayError, randomId } from '@switchyard/core';
 import { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, transportError, upstreamAbort, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
 import { parseServerSentEvents } from '../shared/sse.js';
 import { malformedResponseError } from '../shared/upstream-error.js';
@@ -92,7 +91,7 @@ export function createGemini(options: GeminiOptions): ProviderV1 {
     async chat(modelId: string, request: ChatCompletionRequest, callOptions: ProviderCallOptions): Promise<ChatResult> {
       const model = modelPath(modelId);
       const body = convertToGeminiRequest(modelId, request);
-      const conversion: GeminiConversionOptions = { provider, modelId, fallbackId: `chatcmpl-${randomUUID()}` };
+      const conversion: GeminiConversionOptions = { provider, modelId, fallbackId: randomId('chatcmpl-') };
       if (request.stream === true) {
         const response = await post(`/${model}:streamGenerateContent?alt=sse`, body, callOptions);
         const contentType = String(response.headers['content-type'] ?? '');

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type {
   ChatCompletionChunk,
   CompletionUsage,
@@ -10,7 +9,7 @@ import type {
   ProviderModel,
   ProviderV1,
 } from '@switchyard/core';
-import { GatewayError } from '@switchyard/core';
+import { GatewayError, randomId } from '@switchyard/core';
 import { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, transportError, upstreamAbort, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
 import { createServerSentEventReader } from '../shared/sse.js';
 import { createUpstreamError, malformedResponseError, type ProviderErrorDetails } from '../shared/upstream-error.js';
@@ -134,7 +133,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
           if (details) throw upstreamError(502, response.headers, JSON.stringify(json));
           throw malformedResponseError(provider, `expected an event stream, got '${contentType || 'no content type'}'`);
         }
-        const state = createOpenAIStreamState(modelId, `chatcmpl-${randomUUID()}`, Date.now(), { keepContentFilterResults });
+        const state = createOpenAIStreamState(modelId, randomId('chatcmpl-'), Date.now(), { keepContentFilterResults });
         return { type: 'stream', stream: readOpenAIStream(response.body, state, provider, extractError, callOptions.signal) };
       }
       const { json, headers } = await postForJson(pathFor('chat', modelId), body, callOptions);
@@ -145,7 +144,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
         throw malformedResponseError(provider, 'the body is not a chat completion');
       }
       // An id is made only for the few servers that send none (Qwen sends an empty one).
-      const fallbackId = completion.id ? completion.id : `chatcmpl-${randomUUID()}`;
+      const fallbackId = completion.id ? completion.id : randomId('chatcmpl-');
       return { type: 'response', response: normalizeOpenAIResponse(completion, modelId, fallbackId, Date.now(), { keepContentFilterResults }) };
     },
 
