@@ -78,10 +78,11 @@ export function createAnthropic(options: AnthropicProviderOptions): ProviderV1 {
         }
         return { type: 'stream', stream: readAnthropicStream(response.body, provider, modelId, fallbackId, callOptions.signal) };
       }
-      const { json, headers } = await client.requestJson(upstreamRequest, toError);
+      const answer = await client.requestJson(upstreamRequest, toError);
+      const json = answer.json;
       const parsed = anthropicMessageSchema.safeParse(json);
       if (!parsed.success) {
-        if (extractAnthropicError(json)) throw createAnthropicError(provider, 502, headers, JSON.stringify(json));
+        if (extractAnthropicError(json)) throw createAnthropicError(provider, 502, answer.headers, JSON.stringify(json));
         throw malformedResponseError(provider, 'the body is not a message');
       }
       return { type: 'response', response: convertAnthropicResponse(parsed.data, modelId, fallbackId) };

@@ -78,9 +78,10 @@ export function createGemini(options: GeminiOptions): ProviderV1 {
   const readJson = (response: UpstreamResponse): Promise<unknown> => readJsonBody(response.body, provider);
 
   /** A 200 whose body is Google's error object still is an error. */
-  function errorInBody(json: unknown, headers: UpstreamResponse['headers']): GatewayError | undefined {
+  /** `answer.headers` is read only for an error: a JSON answer's headers are made on first read. */
+  function errorInBody(json: unknown, answer: { readonly headers: UpstreamResponse['headers'] }): GatewayError | undefined {
     const error = parseGeminiErrorBody(json);
-    return error ? createGeminiError(provider, error.error.code ?? 502, headers, JSON.stringify(json)) : undefined;
+    return error ? createGeminiError(provider, error.error.code ?? 502, answer.headers, JSON.stringify(json)) : undefined;
   }
 
   return {
@@ -97,12 +98,13 @@ export function createGemini(options: GeminiOptions): ProviderV1 {
         const contentType = String(response.headers['content-type'] ?? '');
         if (!contentType.includes('text/event-stream')) {
           const json = await readJson(response);
-          throw errorInBody(json, response.headers) ?? malformedResponseError(provider, `expected an event stream, got '${contentType || 'no content type'}'`);
+          throw errorInBody(json, response) ?? malformedResponseError(provider, `expected an event stream, got '${contentType || 'no content type'}'`);
         }
         return { type: 'stream', stream: readGeminiStream(response.body, conversion, callOptions.signal) };
       }
-      const { json, headers } = await postForJson(`/${model}:generateContent`, body, callOptions);
-      const failure = errorInBody(json, headers);
+      const answer = await postForJson(`/${model}:generateContent`, body, callOptions);
+      const json = answer.json;
+      const failure = errorInBody(json, answer);
       if (failure) throw failure;
       const parsed = geminiResponseSchema.safeParse(json);
       if (!parsed.success) throw malformedResponseError(provider, 'the body is not a generateContent response');

@@ -136,11 +136,12 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
         const state = createOpenAIStreamState(modelId, randomId('chatcmpl-'), Date.now(), { keepContentFilterResults });
         return { type: 'stream', stream: readOpenAIStream(response.body, state, provider, extractError, callOptions.signal) };
       }
-      const { json, headers } = await postForJson(pathFor('chat', modelId), body, callOptions);
+      const answer = await postForJson(pathFor('chat', modelId), body, callOptions);
+      const json = answer.json;
       const completion = readOpenAIResponse(json);
       if (!completion) {
         const details = extractError(json);
-        if (details) throw upstreamError(502, headers, JSON.stringify(json));
+        if (details) throw upstreamError(502, answer.headers, JSON.stringify(json));
         throw malformedResponseError(provider, 'the body is not a chat completion');
       }
       // An id is made only for the few servers that send none (Qwen sends an empty one).
@@ -149,11 +150,12 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
     },
 
     async embeddings(modelId: string, request: EmbeddingRequest, callOptions: ProviderCallOptions): Promise<EmbeddingResponse> {
-      const { json, headers } = await postForJson(pathFor('embeddings', modelId), { ...request, model: modelId }, callOptions);
+      const answer = await postForJson(pathFor('embeddings', modelId), { ...request, model: modelId }, callOptions);
+      const json = answer.json;
       const parsed = openAIEmbeddingResponseSchema.safeParse(json);
       if (!parsed.success) {
         // As with chat: some servers answer an error with status 200; its own words beat "malformed".
-        if (extractError(json)) throw upstreamError(502, headers, JSON.stringify(json));
+        if (extractError(json)) throw upstreamError(502, answer.headers, JSON.stringify(json));
         throw malformedResponseError(provider, 'the body is not an embedding list');
       }
       const usage = parsed.data.usage;
