@@ -149,7 +149,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const onClose = () => {
       if (!response.writableFinished) cancellation.abort(new DOMException('The client disconnected.', 'AbortError'));
     };
-    response.once('close', onClose);
+    // `on`, not `once`: a response closes once, and `once` wraps the listener in a bound function per request.
+    response.on('close', onClose);
     const incoming = request.headers['x-request-id'];
     const id = typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomId();
     response.setHeader('x-request-id', id);
