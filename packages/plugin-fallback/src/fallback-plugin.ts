@@ -331,12 +331,13 @@ class AttemptState {
 async function* replayAttempt(
   state: AttemptState,
   iterator: AsyncIterator<ChatCompletionChunk>,
-  buffered: readonly ChatCompletionChunk[],
+  buffered: ChatCompletionChunk[],
   ended: boolean,
 ): AsyncGenerator<ChatCompletionChunk> {
   let finished = ended;
   try {
-    yield* buffered;
+    // Taken out as they are sent, so the stream does not hold its first chunks for as long as it is open.
+    for (let chunk = buffered.shift(); chunk !== undefined; chunk = buffered.shift()) yield chunk;
     while (!finished) {
       const item = await iterator.next();
       if (item.done) {
