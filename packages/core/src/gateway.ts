@@ -336,8 +336,8 @@ class NodeResponder implements Responder {
     this.#response = response;
   }
 
-  json(status: number, body: unknown): void {
-    writeJson(this.#response, status, JSON.stringify(body));
+  json(status: number, text: string): void {
+    writeJson(this.#response, status, text);
   }
 
   takeRawResponse(): ServerResponse {

@@ -75,6 +75,12 @@ export interface ChatOutcome {
   answeredBy: 'upstream' | (string & {});
   target: Target | undefined;
   durationMs: number;
+  /**
+   * `response` as JSON, serialised on the first call and shared: a plugin that stores the answer and the
+   * gateway sending it make one serialisation between them. For a JSON answer this is the text the
+   * client receives (hooks observe the answer; they do not change it).
+   */
+  responseJson(): string;
 }
 
 export interface EmbeddingsOutcome {
@@ -86,6 +92,12 @@ export interface EmbeddingsOutcome {
   answeredBy: 'upstream' | (string & {});
   target: Target | undefined;
   durationMs: number;
+  /**
+   * `response` as JSON, serialised on the first call and shared: a plugin that stores the answer and the
+   * gateway sending it make one serialisation between them. For a JSON answer this is the text the
+   * client receives (hooks observe the answer; they do not change it).
+   */
+  responseJson(): string;
 }
 
 export type ResponseOutcome = ChatOutcome | EmbeddingsOutcome;

@@ -174,6 +174,25 @@ describe('hook order', () => {
   });
 });
 
+describe('onResponse', () => {
+  it('serialises the answer once: what a hook gets from responseJson is the text the client receives', async () => {
+    const texts: string[] = [];
+    const store = definePlugin({
+      name: 'store',
+      onResponse: (_context, outcome) => {
+        texts.push(outcome.responseJson(), outcome.responseJson());
+      },
+    });
+    const { url } = await startGateway({ providers: [fakeProvider('alpha')], plugins: [store] });
+    const response = await postJson(chatUrl(url), { model: 'alpha/m', ...ask });
+    const body = await response.text();
+    expect(texts).toHaveLength(2);
+    expect(texts[0]).toBe(texts[1]);
+    expect(body).toBe(texts[0]);
+    expect(JSON.parse(body)).toMatchObject({ object: 'chat.completion', choices: [{ message: { content: 'Hello from alpha' } }] });
+  });
+});
+
 describe('onRequest short-circuit', () => {
   const cached = completion('From the cache', { model: 'm', usage: { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 } });
   const cachePlugin = (log: string[]) =>

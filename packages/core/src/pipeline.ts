@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { ChunkAggregator, responseToChunks } from './aggregate.js';
 import type { Cancellation } from './cancellation.js';
-import type { ChatContext, EmbeddingsContext, RequestContext } from './context.js';
+import type { ChatContext, EmbeddingsContext, RequestContext, Target } from './context.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import type { ChatOutcome, EarlyResponse, ErrorDetails, ResponseOutcome, UpstreamCall, UpstreamResult } from './hooks.js';
 import { SseWriter } from './http/sse.js';
@@ -19,7 +19,8 @@ import type { ProviderRegistry } from './provider-registry.js';
 
 /** How the pipeline answers: a JSON body with its length, or events written to the raw response. */
 export interface Responder {
-  json(status: number, body: unknown): void;
+  /** Sends `text`, a JSON document, with its length. */
+  json(status: number, text: string): void;
   /** The raw response for streams; the caller stops managing it once this is taken. */
   takeRawResponse(): ServerResponse;
 }
@@ -104,16 +105,16 @@ export class Pipeline {
     const hooks = this.#runRequestHooks(context);
     const early = hooks && (await hooks);
     if (early) {
-      responder.json(200, early.response);
+      responder.json(200, JSON.stringify(early.response));
       return;
     }
     if (modelName !== undefined) {
       const target = this.#providers.resolve(modelName);
       const model: ModelObject = { id: modelName, object: 'model', created: 0, owned_by: target.provider.id };
-      responder.json(200, model);
+      responder.json(200, JSON.stringify(model));
       return;
     }
-    responder.json(200, await this.listModels(context.signal));
+    responder.json(200, JSON.stringify(await this.listModels(context.signal)));
   }
 
   async listModels(signal: AbortSignal): Promise<ModelList> {
@@ -217,20 +218,14 @@ export class Pipeline {
     whole: { operation: 'chat'; response: ChatCompletion } | { operation: 'embeddings'; response: EmbeddingResponse },
     answeredBy: string,
   ): Promise<void> {
-    if (this.#responsePlugins.length > 0) {
-      const outcome = {
-        operation: whole.operation,
-        response: whole.response,
-        usage: whole.response.usage,
-        streamed: false,
-        aborted: false,
-        answeredBy,
-        target: context.target,
-        durationMs: performance.now() - context.startedAt,
-      };
-      await this.#runResponseHooksAsync(context, outcome as ResponseOutcome);
+    if (this.#responsePlugins.length === 0) {
+      responder.json(200, JSON.stringify(whole.response));
+      return;
     }
-    responder.json(200, whole.response);
+    const outcome = new Outcome(whole.operation, whole.response, whole.response.usage, false, false, answeredBy, context.target, performance.now() - context.startedAt);
+    await this.#runResponseHooksAsync(context, outcome as ResponseOutcome);
+    // The text a hook had made (the cache, to store it) is the text sent: one serialisation, not two.
+    responder.json(200, outcome.responseJson());
   }
 
   #applyChunkHooks(chunk: ChatCompletionChunk, context: ChatContext): ChatCompletionChunk | null {
@@ -314,17 +309,29 @@ export class Pipeline {
       writer?.end();
     }
     const response = aggregator.result();
-    const outcome: ChatOutcome = {
-      operation: 'chat',
-      response,
-      usage: aggregator.usage,
-      streamed: true,
-      aborted,
-      answeredBy,
-      target: context.target,
-      durationMs: durationMs(),
-    };
+    const outcome = new Outcome('chat', response, aggregator.usage, true, aborted, answeredBy, context.target, durationMs()) as ChatOutcome;
     await this.#runResponseHooks(context, outcome);
+  }
+}
+
+/** What `onResponse` hooks get; `responseJson` serialises the answer once for every hook and the send. */
+class Outcome {
+  #json: string | undefined = undefined;
+
+  constructor(
+    readonly operation: 'chat' | 'embeddings',
+    readonly response: ChatCompletion | EmbeddingResponse,
+    readonly usage: ResponseOutcome['usage'],
+    readonly streamed: boolean,
+    readonly aborted: boolean,
+    readonly answeredBy: string,
+    readonly target: Target | undefined,
+    readonly durationMs: number,
+  ) {}
+
+  responseJson(): string {
+    this.#json ??= JSON.stringify(this.response);
+    return this.#json;
   }
 }
 

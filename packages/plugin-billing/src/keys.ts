@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Every virtual key starts with this, so secret scanners and people can tell what it is. */
 export const keyPrefix = 'sk-sy-';
@@ -21,7 +21,8 @@ export function generateKeyId(): string {
  * to brute-force that a slow password hash would protect.
  */
 export function hashKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  // One-shot `hash` rather than a Hash object: half the cost for inputs this small.
+  return hash('sha256', key, 'hex');
 }
 
 /** The part of a key shown in listings and logs: enough to recognise it, useless to use it. */
@@ -36,8 +37,8 @@ export function isVirtualKeyFormat(text: string): boolean {
 
 /** Compares two secrets in time that does not depend on where they differ, nor on their lengths. */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const digestA = createHash('sha256').update(a, 'utf8').digest();
-  const digestB = createHash('sha256').update(b, 'utf8').digest();
+  const digestA = hash('sha256', a, 'buffer');
+  const digestB = hash('sha256', b, 'buffer');
   return timingSafeEqual(digestA, digestB);
 }
 

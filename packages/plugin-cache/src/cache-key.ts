@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import type { ChatCompletionRequest, ChatMessage } from '@switchyard/core';
 
 /**
@@ -36,7 +36,8 @@ export function stableStringify(value: unknown): string {
 }
 
 function hash(text: string): string {
-  return createHash('sha256').update(text).digest('base64url');
+  // One-shot digest rather than a Hash object: half the cost for a request body.
+  return digest('sha256', text, 'base64url');
 }
 
 function normalized(request: ChatCompletionRequest, resolvedModel: string, messages: readonly ChatMessage[]): Record<string, unknown> {

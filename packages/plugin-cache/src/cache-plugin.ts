@@ -284,7 +284,7 @@ export function createCachePlugin(options: CacheOptions = {}): CachePlugin {
       const state = context.state.cache;
       if (!state?.key || !state.store || outcome.operation !== 'chat') return;
       if (outcome.answeredBy !== 'upstream' || outcome.aborted || !isComplete(outcome.response)) return;
-      const serialized = JSON.stringify(outcome.response);
+      const serialized = outcome.responseJson();
       const expiresAt = Date.now() + state.ttlMs;
       // Stored after the answer is on its way: a slow cache write never delays a client.
       const writes: Array<Promise<void>> = [store.set(state.key, serialized, state.ttlMs)];
