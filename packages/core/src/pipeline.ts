@@ -67,7 +67,8 @@ export class Pipeline {
       context.target ??= this.#providers.resolve(context.body.model);
       const result = await this.#upstream({ context, target: context.target, body: context.body, cancellation: context.cancellation });
       context.target = result.target;
-      await this.#answerChat(context, responder, result, 'upstream');
+      const answered = this.#answerChat(context, responder, result, 'upstream');
+      if (answered) await answered;
     } catch (error) {
       const gatewayError = toGatewayError(error);
       await this.#runErrorHooks(context, gatewayError, { durationMs: performance.now() - context.startedAt });
@@ -92,7 +93,7 @@ export class Pipeline {
         response = await target.provider.embeddings(target.modelId, context.body, providerCallOptions(context.cancellation, context.id));
         this.#setServedHeaders(context);
       }
-      await this.#sendWhole(context, responder, { operation: 'embeddings', response }, answeredBy);
+      await this.#sendWhole(context, responder, 'embeddings', response, answeredBy);
     } catch (error) {
       const gatewayError = toGatewayError(error);
       await this.#runErrorHooks(context, gatewayError, { durationMs: performance.now() - context.startedAt });
@@ -196,33 +197,42 @@ export class Pipeline {
     if (context.attempts.length > 0) context.setHeader('x-switchyard-attempts', String(context.attempts.length));
   }
 
-  async #answerChat(context: ChatContext, responder: Responder, result: UpstreamResult, answeredBy: string): Promise<void> {
+  /**
+   * Sends the answer as the client asked for it. Undefined when it is already sent: a JSON answer with no
+   * response hook to run needs no promise (nor the microtask turns of awaiting one).
+   */
+  #answerChat(context: ChatContext, responder: Responder, result: UpstreamResult, answeredBy: string): Promise<void> | undefined {
     this.#setServedHeaders(context);
     const wantsStream = context.body.stream === true;
-    if (result.type === 'stream' && wantsStream) {
-      await this.#streamChat(context, responder, result.stream, answeredBy);
-      return;
-    }
-    if (result.type === 'response' && wantsStream) {
-      await this.#streamChat(context, responder, toAsyncIterable(responseToChunks(result.response)), answeredBy);
-      return;
-    }
-    const response = result.type === 'response' ? result.response : await collectStream(result.stream);
-    await this.#sendWhole(context, responder, { operation: 'chat', response }, answeredBy);
+    if (result.type === 'stream' && wantsStream) return this.#streamChat(context, responder, result.stream, answeredBy);
+    if (result.type === 'response' && wantsStream) return this.#streamChat(context, responder, toAsyncIterable(responseToChunks(result.response)), answeredBy);
+    if (result.type === 'stream') return collectStream(result.stream).then((response) => this.#sendWhole(context, responder, 'chat', response, answeredBy));
+    return this.#sendWhole(context, responder, 'chat', result.response, answeredBy);
   }
 
   /** Runs the response hooks first (they may still set headers), then sends the whole answer as JSON. */
-  async #sendWhole(
+  #sendWhole(
     context: RequestContext<any>,
     responder: Responder,
-    whole: { operation: 'chat'; response: ChatCompletion } | { operation: 'embeddings'; response: EmbeddingResponse },
+    operation: 'chat' | 'embeddings',
+    response: ChatCompletion | EmbeddingResponse,
+    answeredBy: string,
+  ): Promise<void> | undefined {
+    if (this.#responsePlugins.length === 0) {
+      responder.json(200, JSON.stringify(response));
+      return undefined;
+    }
+    return this.#sendWholeAfterHooks(context, responder, operation, response, answeredBy);
+  }
+
+  async #sendWholeAfterHooks(
+    context: RequestContext<any>,
+    responder: Responder,
+    operation: 'chat' | 'embeddings',
+    response: ChatCompletion | EmbeddingResponse,
     answeredBy: string,
   ): Promise<void> {
-    if (this.#responsePlugins.length === 0) {
-      responder.json(200, JSON.stringify(whole.response));
-      return;
-    }
-    const outcome = new Outcome(whole.operation, whole.response, whole.response.usage, false, false, answeredBy, context.target, performance.now() - context.startedAt);
+    const outcome = new Outcome(operation, response, response.usage, false, false, answeredBy, context.target, performance.now() - context.startedAt);
     await this.#runResponseHooksAsync(context, outcome as ResponseOutcome);
     // The text a hook had made (the cache, to store it) is the text sent: one serialisation, not two.
     responder.json(200, outcome.responseJson());
