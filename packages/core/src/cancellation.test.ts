@@ -20,6 +20,21 @@ describe('Cancellation', () => {
     expect(() => cancellation.throwIfAborted()).toThrow(reason);
   });
 
+  it('runs every listener when one throws, then throws the first error', () => {
+    const cancellation = new Cancellation();
+    const heard: string[] = [];
+    cancellation.subscribe(() => {
+      throw new Error('first listener failed');
+    });
+    cancellation.subscribe(() => heard.push('second'));
+    cancellation.subscribe(() => {
+      throw new Error('third listener failed');
+    });
+    expect(() => cancellation.abort()).toThrow('first listener failed');
+    expect(heard).toEqual(['second']);
+    expect(cancellation.aborted).toBe(true);
+  });
+
   it('gives an AbortError without a reason, as AbortController does', () => {
     const cancellation = new Cancellation();
     cancellation.abort();

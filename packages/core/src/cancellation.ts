@@ -59,6 +59,8 @@ export class Cancellation {
   /**
    * Aborts: every listener is called once, the signal (when made) aborts, children follow. A second call
    * does nothing. Without a reason, an `AbortError` DOMException, as `AbortController.abort()` gives.
+   * A listener that throws does not keep the others from running; the first error is thrown once all
+   * have run.
    */
   abort(reason: unknown = new DOMException('This operation was aborted', 'AbortError')): void {
     if (this.#aborted) return;
@@ -69,7 +71,17 @@ export class Cancellation {
     this.#listeners = undefined;
     this.#controller?.abort(reason);
     if (typeof listeners === 'function') listeners(reason);
-    else if (listeners) for (const listener of listeners) listener(reason);
+    else if (listeners) {
+      let failure: { error: unknown } | undefined;
+      for (const listener of listeners) {
+        try {
+          listener(reason);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure) throw failure.error;
+    }
   }
 
   /** Calls `listener` when this is aborted. Nothing happens when it already is: check `aborted` first. */

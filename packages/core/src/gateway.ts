@@ -146,13 +146,19 @@ export function createGateway(options: GatewayOptions): Gateway {
     // No AbortSignal unless something asks for one: see Cancellation.
     const cancellation = new Cancellation();
     const entry = inFlight.add(cancellation);
+    const incoming = request.headers['x-request-id'];
+    const id = typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomId();
     const onClose = () => {
-      if (!response.writableFinished) cancellation.abort(new DOMException('The client disconnected.', 'AbortError'));
+      if (response.writableFinished) return;
+      try {
+        cancellation.abort(new DOMException('The client disconnected.', 'AbortError'));
+      } catch (error) {
+        // A plugin's abort listener failed; the others have run, and the process must not go down for it.
+        logger.error({ err: error, requestId: id }, 'an abort listener failed');
+      }
     };
     // `on`, not `once`: a response closes once, and `once` wraps the listener in a bound function per request.
     response.on('close', onClose);
-    const incoming = request.headers['x-request-id'];
-    const id = typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomId();
     response.setHeader('x-request-id', id);
     try {
       if (!isReady) await ready;
@@ -310,7 +316,7 @@ export function createGateway(options: GatewayOptions): Gateway {
             new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs))),
           ]);
           clearTimeout(timer);
-          inFlight.abortAll(new DOMException('The gateway is shutting down.', 'AbortError'));
+          inFlight.abortAll(new DOMException('The gateway is shutting down.', 'AbortError'), (error) => logger.error({ err: error }, 'an abort listener failed'));
         }
         server?.closeAllConnections();
         await serverClosed;

@@ -43,10 +43,19 @@ export class InFlightRequests {
     this.#size -= 1;
   }
 
-  /** Aborts every request still in the list (they remove themselves as they finish). */
-  abortAll(reason: unknown): void {
+  /**
+   * Aborts every request still in the list (they remove themselves as they finish). A failing abort
+   * listener does not spare the requests after it; `onListenerError` hears of it.
+   */
+  abortAll(reason: unknown, onListenerError: (error: unknown) => void = () => {}): void {
     const cancellations: Cancellation[] = [];
     for (let entry = this.#first; entry; entry = entry.next) cancellations.push(entry.cancellation);
-    for (const cancellation of cancellations) cancellation.abort(reason);
+    for (const cancellation of cancellations) {
+      try {
+        cancellation.abort(reason);
+      } catch (error) {
+        onListenerError(error);
+      }
+    }
   }
 }

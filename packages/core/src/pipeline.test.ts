@@ -600,6 +600,39 @@ describe('client disconnect', () => {
     }
   });
 
+  it('logs an abort listener that throws, and the provider is still aborted', async () => {
+    const logger = recordingLogger();
+    const called = deferred();
+    const aborted = deferred<unknown>();
+    const provider = fakeProvider(
+      'alpha',
+      (_modelId, _request, options) =>
+        new Promise((_resolve, reject) => {
+          options.cancellation!.subscribe((reason) => {
+            aborted.resolve(reason);
+            reject(reason);
+          });
+          called.resolve();
+        }),
+    );
+    const careless = definePlugin({
+      name: 'careless',
+      onRequest: (context) => {
+        context.cancellation.subscribe(() => {
+          throw new Error('listener bug');
+        });
+      },
+    });
+    const { url } = await startGateway({ providers: [provider], plugins: [careless], logger });
+    const client = new AbortController();
+    const answered = postJson(chatUrl(url), { model: 'alpha/m', ...ask }, {}, client.signal).catch((error: unknown) => error);
+    await called.promise;
+    client.abort();
+    await answered;
+    expect(await aborted.promise).toMatchObject({ name: 'AbortError' });
+    await expect.poll(() => logger.entries.some((entry) => entry.level === 'error' && entry.message === 'an abort listener failed')).toBe(true);
+  });
+
   it('gives a provider that copies its options a signal that still aborts when the client goes away', async () => {
     const called = deferred();
     const aborted = deferred<unknown>();
