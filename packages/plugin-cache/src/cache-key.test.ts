@@ -9,6 +9,16 @@ function reversed(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).reverse().map(([key, item]) => [key, reversed(item)]));
 }
 
+/** What stableStringify must produce: keys in `Array.prototype.sort` order (UTF-16 code units). */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : sortedJson(item))).join(',')}]`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  const entries = Object.keys(value)
+    .sort()
+    .filter((key) => (value as Record<string, unknown>)[key] !== undefined);
+  return `{${entries.map((key) => `${JSON.stringify(key)}:${sortedJson((value as Record<string, unknown>)[key])}`).join(',')}}`;
+}
+
 describe('stableStringify', () => {
   it('is JSON that parses back to the value, whatever order the keys came in', () => {
     fc.assert(
@@ -16,6 +26,7 @@ describe('stableStringify', () => {
         const text = stableStringify(value);
         expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(value)));
         expect(stableStringify(reversed(value))).toBe(text);
+        expect(text).toBe(sortedJson(value));
       }),
       { numRuns: 500 },
     );

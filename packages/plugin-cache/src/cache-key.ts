@@ -22,7 +22,7 @@ export function stableStringify(value: unknown): string {
   }
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
-  if (keys.length > 1) keys.sort();
+  if (keys.length > 1) sortInPlace(keys);
   let text = '{';
   let first = true;
   for (const key of keys) {
@@ -33,6 +33,23 @@ export function stableStringify(value: unknown): string {
     text += `${JSON.stringify(key)}:${stableStringify(item)}`;
   }
   return `${text}}`;
+}
+
+/**
+ * Insertion sort, in UTF-16 code-unit order as `Array.prototype.sort` sorts strings: a request's objects
+ * have a handful of keys, and V8's sort copies them into a work array first (a few hundred bytes of
+ * garbage per cache key, and a fifth of the key's time).
+ */
+function sortInPlace(keys: string[]): void {
+  for (let index = 1; index < keys.length; index++) {
+    const key = keys[index]!;
+    let position = index - 1;
+    while (position >= 0 && keys[position]! > key) {
+      keys[position + 1] = keys[position]!;
+      position--;
+    }
+    keys[position + 1] = key;
+  }
 }
 
 function hash(text: string): string {
