@@ -74,6 +74,9 @@ export class RedisExactStore implements ExactCacheStore {
         // Commands wait for the connection at most `commandTimeout`; each failed reconnect flushes the
         // queue (maxRetriesPerRequest 0), so an outage never piles up cached answers in memory.
         enableOfflineQueue: true,
+        // Lookups and stores of concurrent requests issued in one event-loop turn share a write and a
+        // read, as the rate limiter's commands do (there: 9–10 % less gateway CPU under load).
+        enableAutoPipelining: true,
         maxRetriesPerRequest: 0,
         commandTimeout: options.commandTimeoutMs ?? 250,
         retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
