@@ -548,6 +548,24 @@ function eventReader(response: Response) {
   };
 }
 
+/** A provider whose JSON call waits until its cancellation aborts; `called` once it has started, `aborted` with the reason. */
+function providerAwaitingCancellation() {
+  const called = deferred();
+  const aborted = deferred<unknown>();
+  const provider = fakeProvider(
+    'alpha',
+    (_modelId, _request, options) =>
+      new Promise((_resolve, reject) => {
+        options.cancellation!.subscribe((reason) => {
+          aborted.resolve(reason);
+          reject(reason);
+        });
+        called.resolve();
+      }),
+  );
+  return { provider, called, aborted };
+}
+
 describe('client disconnect', () => {
   it('aborts the provider signal and returns the provider iterator when the client goes away', async () => {
     const aborted = deferred();
@@ -571,19 +589,7 @@ describe('client disconnect', () => {
   it('aborts a JSON call through its cancellation when the client goes away, making no AbortSignal on the way', async () => {
     const signalReads = vi.spyOn(Cancellation.prototype, 'signal', 'get');
     try {
-      const called = deferred();
-      const aborted = deferred<unknown>();
-      const provider = fakeProvider(
-        'alpha',
-        (_modelId, _request, options) =>
-          new Promise((_resolve, reject) => {
-            options.cancellation!.subscribe((reason) => {
-              aborted.resolve(reason);
-              reject(reason);
-            });
-            called.resolve();
-          }),
-      );
+      const { provider, called, aborted } = providerAwaitingCancellation();
       const passThrough = definePlugin({ name: 'pass-through', wrapUpstream: (next) => (request) => next(request) });
       const seen = outcomes();
       const { url } = await startGateway({ providers: [provider], plugins: [passThrough, seen.plugin] });
@@ -602,19 +608,7 @@ describe('client disconnect', () => {
 
   it('logs an abort listener that throws, and the provider is still aborted', async () => {
     const logger = recordingLogger();
-    const called = deferred();
-    const aborted = deferred<unknown>();
-    const provider = fakeProvider(
-      'alpha',
-      (_modelId, _request, options) =>
-        new Promise((_resolve, reject) => {
-          options.cancellation!.subscribe((reason) => {
-            aborted.resolve(reason);
-            reject(reason);
-          });
-          called.resolve();
-        }),
-    );
+    const { provider, called, aborted } = providerAwaitingCancellation();
     const careless = definePlugin({
       name: 'careless',
       onRequest: (context) => {
