@@ -120,7 +120,10 @@ export class Cancellation {
   }
 }
 
-/** By shape rather than `instanceof`: a plugin bundling its own copy of the core still passes a working one. */
-function isCancellation(value: Cancellation | AbortSignal): value is Cancellation {
+/**
+ * Whether an abort source is a `Cancellation` rather than an AbortSignal. By shape rather than `instanceof`:
+ * a plugin bundling its own copy of the core still passes a working one.
+ */
+export function isCancellation(value: Cancellation | AbortSignal): value is Cancellation {
   return typeof (value as Partial<Cancellation>).subscribe === 'function';
 }

@@ -1,5 +1,5 @@
 export { ChunkAggregator, responseToChunks } from './aggregate.js';
-export { type AbortListener, Cancellation } from './cancellation.js';
+export { type AbortListener, Cancellation, isCancellation } from './cancellation.js';
 export { type Clock, createGatewayContainer, systemClock, Tokens } from './container.js';
 export type {
   ChatContext,

@@ -77,8 +77,10 @@ export function createGemini(options: GeminiOptions): ProviderV1 {
 
   const readJson = (response: UpstreamResponse): Promise<unknown> => readJsonBody(response.body, provider);
 
-  /** A 200 whose body is Google's error object still is an error. */
-  /** `answer.headers` is read only for an error: a JSON answer's headers are made on first read. */
+  /**
+   * A 200 whose body is Google's error object still is an error. `answer.headers` is read only then: a
+   * JSON answer's headers are made on first read.
+   */
   function errorInBody(json: unknown, answer: { readonly headers: UpstreamResponse['headers'] }): GatewayError | undefined {
     const error = parseGeminiErrorBody(json);
     return error ? createGeminiError(provider, error.error.code ?? 502, answer.headers, JSON.stringify(json)) : undefined;

@@ -1,4 +1,4 @@
-import { type Cancellation, GatewayError, isAbortError, type ProviderCallOptions } from '@switchyard/core';
+import { type Cancellation, GatewayError, isAbortError, isCancellation, type ProviderCallOptions } from '@switchyard/core';
 import { Pool, type Dispatcher } from 'undici';
 import { malformedResponseError } from './upstream-error.js';
 
@@ -77,11 +77,17 @@ export function upstreamAbort(callOptions: Pick<ProviderCallOptions, 'signal' | 
   return callOptions.cancellation ? { cancellation: callOptions.cancellation } : { signal: callOptions.signal };
 }
 
-/** The signal an API that takes only AbortSignals gets: the cancellation's, made now, when no signal was given. */
+/** What aborts the request: its cancellation when it has one, otherwise its signal. */
+function abortSourceOf(options: UpstreamRequestOptions): Cancellation | AbortSignal {
+  const source = options.cancellation ?? options.signal;
+  if (source === undefined) throw new TypeError('An upstream request needs a signal or a cancellation.');
+  return source;
+}
+
+/** For APIs that take only AbortSignals: a cancellation's signal is made now. */
 function signalOf(options: UpstreamRequestOptions): AbortSignal {
-  if (options.signal) return options.signal;
-  if (options.cancellation) return options.cancellation.signal;
-  throw new TypeError('An upstream request needs a signal or a cancellation.');
+  const source = abortSourceOf(options);
+  return isCancellation(source) ? source.signal : source;
 }
 
 /**
@@ -153,7 +159,7 @@ export class HttpClient {
     what = 'the body',
   ): Promise<JsonUpstreamResponse> {
     return new Promise((resolve, reject) => {
-      const handler = new JsonResponseHandler(this.provider, options.cancellation ?? signalOf(options), what, toError, resolve, reject);
+      const handler = new JsonResponseHandler(this.provider, abortSourceOf(options), what, toError, resolve, reject);
       if (!handler.listen()) return;
       this.#pool.dispatch(
         {
@@ -335,8 +341,8 @@ class JsonResponseHandler implements Dispatcher.DispatchHandler {
       this.#settle(undefined, abortedBy.reason);
       return false;
     }
-    if (isSignal(abortedBy)) abortedBy.addEventListener('abort', this.#onAbort, { once: true });
-    else abortedBy.subscribe(this.#onAbort);
+    if (isCancellation(abortedBy)) abortedBy.subscribe(this.#onAbort);
+    else abortedBy.addEventListener('abort', this.#onAbort, { once: true });
     return true;
   }
 
@@ -387,8 +393,8 @@ class JsonResponseHandler implements Dispatcher.DispatchHandler {
     if (this.#settled) return;
     this.#settled = true;
     const abortedBy = this.#abortedBy;
-    if (isSignal(abortedBy)) abortedBy.removeEventListener('abort', this.#onAbort);
-    else abortedBy.unsubscribe(this.#onAbort);
+    if (isCancellation(abortedBy)) abortedBy.unsubscribe(this.#onAbort);
+    else abortedBy.removeEventListener('abort', this.#onAbort);
     if (response) this.#resolve(response);
     else this.#reject(error);
   }
@@ -406,8 +412,4 @@ function headersFromRaw(rawHeaders: Buffer[]): Record<string, string | string[] 
     else headers[name] = [existing, value];
   }
   return headers;
-}
-
-function isSignal(value: Cancellation | AbortSignal): value is AbortSignal {
-  return typeof (value as Partial<Cancellation>).subscribe !== 'function';
 }
