@@ -462,6 +462,17 @@ describe('cancellation', () => {
     return { upstream, closed: closed.promise };
   }
 
+  /** A request the upstream receives and never answers: `arrived` once it has it, `closed` when it went away. */
+  async function unansweredRequest() {
+    const arrived = deferred();
+    const closed = deferred<boolean>();
+    const upstream = await mock((_request, response) => {
+      void closedEarly(response).then(closed.resolve);
+      arrived.resolve();
+    });
+    return { upstream, arrived: arrived.promise, closed: closed.promise };
+  }
+
   it('closes the upstream connection when the signal aborts mid-stream', async () => {
     const { upstream, closed } = await stalledStream();
     const controller = new AbortController();
@@ -482,27 +493,17 @@ describe('cancellation', () => {
   });
 
   it('closes the upstream connection when the signal aborts before the answer starts', async () => {
-    const arrived = deferred();
-    const closed = deferred<boolean>();
-    const upstream = await mock((_request, response) => {
-      void closedEarly(response).then(closed.resolve);
-      arrived.resolve();
-    });
+    const { upstream, arrived, closed } = await unansweredRequest();
     const controller = new AbortController();
     const call = provider(upstream).chat('m', question, callOptions(controller.signal));
-    await arrived.promise;
+    await arrived;
     controller.abort(new DOMException('The client disconnected.', 'AbortError'));
     await expect(call).rejects.toMatchObject({ name: 'AbortError' });
-    expect(await closed.promise).toBe(true);
+    expect(await closed).toBe(true);
   });
 
   it('closes the upstream connection when the gateway\'s cancellation aborts, without making its signal', async () => {
-    const arrived = deferred();
-    const closed = deferred<boolean>();
-    const upstream = await mock((_request, response) => {
-      void closedEarly(response).then(closed.resolve);
-      arrived.resolve();
-    });
+    const { upstream, arrived, closed } = await unansweredRequest();
     const cancellation = new Cancellation();
     let signalRead = false;
     // As the gateway passes them: the signal is a getter that makes one when read.
@@ -515,10 +516,10 @@ describe('cancellation', () => {
       },
     };
     const call = provider(upstream).chat('m', question, options);
-    await arrived.promise;
+    await arrived;
     cancellation.abort(new DOMException('The client disconnected.', 'AbortError'));
     await expect(call).rejects.toMatchObject({ name: 'AbortError' });
-    expect(await closed.promise).toBe(true);
+    expect(await closed).toBe(true);
     expect(signalRead).toBe(false);
 
     const answered = await mock((_request, response) => sendJson(response, 200, fixtureJson('chat-text.json')));
