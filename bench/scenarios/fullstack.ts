@@ -30,7 +30,7 @@ import { redisAnswersPing } from '../lib/redis-ping.js';
 import { measureProxyRounds, proxyRoundSections, type RoundFigures, roundStatistics, starvedSubjectsWarning } from '../lib/proxy-rounds.js';
 import { type RequestSource, sendRequests } from '../lib/rotating-load.js';
 import type { BenchSettings, Goal, ReportSection, Scenario, ScenarioReport } from '../lib/scenario.js';
-import { formatNumber, formatRatio, formatSignedMs } from '../lib/stats.js';
+import { formatNumber, formatRatio, formatSignedMs, median } from '../lib/stats.js';
 import { renderTable } from '../lib/table.js';
 import type { FullStackOptions, FullStackStats, GatewayTargetOptions } from '../targets/gateway.js';
 
@@ -102,10 +102,10 @@ interface LongRun {
   /**
    * Medians of the readings from 10 % to 50 % of the run and from 60 % to the end. One reading swings by a
    * quarter with where the garbage collector happens to be (seen: 187 → 242 → 204 → 280 → 210 MB on a flat
-   * run), so growth compares the two halves rather than two single readings.
+   * run), so growth compares the two halves rather than two single readings. NaN without readings.
    */
-  earlyMedian: number | undefined;
-  lateMedian: number | undefined;
+  earlyMedian: number;
+  lateMedian: number;
   requestsPerSecond: number;
   errors: number;
 }
@@ -412,19 +412,13 @@ async function measureLongRun(subject: Subject, settings: BenchSettings): Promis
     samples,
     start: (samples[1] ?? samples[0]!).rss,
     end,
-    earlyMedian: medianOf(readings(1, 6)),
-    lateMedian: medianOf(readings(6, samples.length)),
+    earlyMedian: median(readings(1, 6)),
+    lateMedian: median(readings(6, samples.length)),
     requestsPerSecond: result.completed / result.seconds,
     errors: result.errors,
   };
 }
 
-function medianOf(values: number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 interface ReportInput {
   subjects: Subject[];
@@ -455,7 +449,8 @@ function report({ subjects, rounds, memory, longRuns, stats, settings, billingSt
     `${figures.completed}/${concurrentStreams}`,
     figures.allOpenWhileSampled ? 'yes' : 'NO',
   ]);
-  const growth = (run: LongRun) => (run.earlyMedian !== undefined && run.lateMedian !== undefined ? (run.lateMedian - run.earlyMedian) / run.earlyMedian : Number.NaN);
+  // NaN when either half had no reading: the goal then fails.
+  const growth = (run: LongRun) => (run.lateMedian - run.earlyMedian) / run.earlyMedian;
   const longRows = [...longRuns].map(([name, run]) => [
     name,
     formatMegabytes(run.samples[0]!.rss),
