@@ -107,18 +107,18 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Refuses bodies nested deeper than `maxDepth`: serialising them again for the upstream call would
- * recurse that deep. Brackets inside strings do not count.
+ * recurse that deep. Brackets inside strings do not count. Strings are skipped with `indexOf`, which
+ * searches natively: a chat request is mostly text, and looking at each of its characters in JavaScript
+ * cost as much as parsing the whole body.
  */
-function checkDepth(text: string, maxDepth: number): void {
+export function checkDepth(text: string, maxDepth: number): void {
   let depth = 0;
-  let inString = false;
-  for (let index = 0; index < text.length; index++) {
+  const length = text.length;
+  for (let index = 0; index < length; index++) {
     const code = text.charCodeAt(index);
-    if (inString) {
-      if (code === 92 /* \ */) index++;
-      else if (code === 34 /* " */) inString = false;
-    } else if (code === 34) {
-      inString = true;
+    if (code === 34 /* " */) {
+      index = closingQuote(text, index);
+      if (index === -1) return; // unterminated: JSON.parse words that error
     } else if (code === 123 /* { */ || code === 91 /* [ */) {
       depth++;
       if (depth > maxDepth) {
@@ -128,4 +128,16 @@ function checkDepth(text: string, maxDepth: number): void {
       depth--;
     }
   }
+}
+
+/** The index of the quote that closes the string opened at `opening`, or -1: a quote is escaped by an odd run of backslashes before it. */
+function closingQuote(text: string, opening: number): number {
+  let quote = text.indexOf('"', opening + 1);
+  while (quote !== -1) {
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === 92 /* \ */) backslashes++;
+    if (backslashes % 2 === 0) return quote;
+    quote = text.indexOf('"', quote + 1);
+  }
+  return -1;
 }
