@@ -193,6 +193,33 @@ describe('onResponse', () => {
   });
 });
 
+describe('JSON text a provider or plugin already has', () => {
+  it('sends a provider\'s JSON text as it is, with or without response hooks, and hands it to responseJson', async () => {
+    const response = completion('Already serialised', { model: 'm' });
+    const text = `{ "spaced": true, ${JSON.stringify(response).slice(1)}`;
+    const provider = fakeProvider('alpha', () => ({ type: 'response', response, json: text }));
+    const bare = await startGateway({ providers: [provider] });
+    expect(await (await postJson(chatUrl(bare.url), { model: 'alpha/m', ...ask })).text()).toBe(text);
+
+    const seen: string[] = [];
+    const store = definePlugin({ name: 'store', onResponse: (_context, outcome) => void seen.push(outcome.responseJson()) });
+    const hooked = await startGateway({ providers: [provider], plugins: [store] });
+    expect(await (await postJson(chatUrl(hooked.url), { model: 'alpha/m', ...ask })).text()).toBe(text);
+    expect(seen).toEqual([text]);
+
+    // A client asking for a stream gets one made from the response object; the text plays no part.
+    const streamed = await postJson(chatUrl(bare.url), { model: 'alpha/m', ...ask, stream: true });
+    expect(contentOf(sseChunks(await streamed.text()))).toBe('Already serialised');
+  });
+
+  it('sends the JSON text of an early answer', async () => {
+    const text = JSON.stringify(completion('From a store', { model: 'm' }), null, 1);
+    const early = definePlugin({ name: 'early', onRequest: () => ({ response: JSON.parse(text), json: text }) });
+    const { url } = await startGateway({ providers: [fakeProvider('alpha')], plugins: [early] });
+    expect(await (await postJson(chatUrl(url), { model: 'alpha/m', ...ask })).text()).toBe(text);
+  });
+});
+
 describe('onRequest short-circuit', () => {
   const cached = completion('From the cache', { model: 'm', usage: { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 } });
   const cachePlugin = (log: string[]) =>

@@ -61,7 +61,7 @@ export class Pipeline {
       const hooks = this.#runRequestHooks(context);
       const early = hooks && (await hooks);
       if (early) {
-        await this.#answerChat(context, responder, { type: 'response', response: early.response as ChatCompletion, target: context.target! }, early.plugin);
+        await this.#answerChat(context, responder, { type: 'response', response: early.response as ChatCompletion, json: early.json, target: context.target! }, early.plugin);
         return;
       }
       context.target ??= this.#providers.resolve(context.body.model);
@@ -81,9 +81,11 @@ export class Pipeline {
       const hooks = this.#runRequestHooks(context);
       const early = hooks && (await hooks);
       let response: EmbeddingResponse;
+      let json: string | undefined;
       let answeredBy = 'upstream';
       if (early) {
         response = early.response as EmbeddingResponse;
+        json = early.json;
         answeredBy = early.plugin;
       } else {
         const target = (context.target ??= this.#providers.resolve(context.body.model));
@@ -93,7 +95,7 @@ export class Pipeline {
         response = await target.provider.embeddings(target.modelId, context.body, providerCallOptions(context.cancellation, context.id));
         this.#setServedHeaders(context);
       }
-      await this.#sendWhole(context, responder, 'embeddings', response, answeredBy);
+      await this.#sendWhole(context, responder, 'embeddings', response, json, answeredBy);
     } catch (error) {
       const gatewayError = toGatewayError(error);
       await this.#runErrorHooks(context, gatewayError, { durationMs: performance.now() - context.startedAt });
@@ -106,7 +108,7 @@ export class Pipeline {
     const hooks = this.#runRequestHooks(context);
     const early = hooks && (await hooks);
     if (early) {
-      responder.json(200, JSON.stringify(early.response));
+      responder.json(200, early.json ?? JSON.stringify(early.response));
       return;
     }
     if (modelName !== undefined) {
@@ -206,8 +208,8 @@ export class Pipeline {
     const wantsStream = context.body.stream === true;
     if (result.type === 'stream' && wantsStream) return this.#streamChat(context, responder, result.stream, answeredBy);
     if (result.type === 'response' && wantsStream) return this.#streamChat(context, responder, toAsyncIterable(responseToChunks(result.response)), answeredBy);
-    if (result.type === 'stream') return collectStream(result.stream).then((response) => this.#sendWhole(context, responder, 'chat', response, answeredBy));
-    return this.#sendWhole(context, responder, 'chat', result.response, answeredBy);
+    if (result.type === 'stream') return collectStream(result.stream).then((response) => this.#sendWhole(context, responder, 'chat', response, undefined, answeredBy));
+    return this.#sendWhole(context, responder, 'chat', result.response, result.json, answeredBy);
   }
 
   /** Runs the response hooks first (they may still set headers), then sends the whole answer as JSON. */
@@ -216,13 +218,14 @@ export class Pipeline {
     responder: Responder,
     operation: 'chat' | 'embeddings',
     response: ChatCompletion | EmbeddingResponse,
+    json: string | undefined,
     answeredBy: string,
   ): Promise<void> | undefined {
     if (this.#responsePlugins.length === 0) {
-      responder.json(200, JSON.stringify(response));
+      responder.json(200, json ?? JSON.stringify(response));
       return undefined;
     }
-    return this.#sendWholeAfterHooks(context, responder, operation, response, answeredBy);
+    return this.#sendWholeAfterHooks(context, responder, operation, response, json, answeredBy);
   }
 
   async #sendWholeAfterHooks(
@@ -230,9 +233,10 @@ export class Pipeline {
     responder: Responder,
     operation: 'chat' | 'embeddings',
     response: ChatCompletion | EmbeddingResponse,
+    json: string | undefined,
     answeredBy: string,
   ): Promise<void> {
-    const outcome = new Outcome(operation, response, response.usage, false, false, answeredBy, context.target, performance.now() - context.startedAt);
+    const outcome = new Outcome(operation, response, response.usage, false, false, answeredBy, context.target, performance.now() - context.startedAt, json);
     await this.#runResponseHooksAsync(context, outcome as ResponseOutcome);
     // The text a hook had made (the cache, to store it) is the text sent: one serialisation, not two.
     responder.json(200, outcome.responseJson());
@@ -319,14 +323,14 @@ export class Pipeline {
       writer?.end();
     }
     const response = aggregator.result();
-    const outcome = new Outcome('chat', response, aggregator.usage, true, aborted, answeredBy, context.target, durationMs()) as ChatOutcome;
+    const outcome = new Outcome('chat', response, aggregator.usage, true, aborted, answeredBy, context.target, durationMs(), undefined) as ChatOutcome;
     await this.#runResponseHooks(context, outcome);
   }
 }
 
 /** What `onResponse` hooks get; `responseJson` serialises the answer once for every hook and the send. */
 class Outcome {
-  #json: string | undefined = undefined;
+  #json: string | undefined;
 
   constructor(
     readonly operation: 'chat' | 'embeddings',
@@ -337,7 +341,10 @@ class Outcome {
     readonly answeredBy: string,
     readonly target: Target | undefined,
     readonly durationMs: number,
-  ) {}
+    json: string | undefined,
+  ) {
+    this.#json = json;
+  }
 
   responseJson(): string {
     this.#json ??= JSON.stringify(this.response);
@@ -353,7 +360,7 @@ const callProvider: UpstreamCall = async ({ context, target, body, cancellation 
     const result = await target.provider.chat(target.modelId, body, providerCallOptions(cancellation, context.id));
     attempt.status = 200;
     attempt.durationMs = performance.now() - attempt.startedAt;
-    return result.type === 'response' ? { type: 'response', response: result.response, target } : { type: 'stream', stream: result.stream, target };
+    return result.type === 'response' ? { type: 'response', response: result.response, json: result.json, target } : { type: 'stream', stream: result.stream, target };
   } catch (error) {
     const gatewayError = toGatewayError(error);
     attempt.status = gatewayError.status;

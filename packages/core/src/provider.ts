@@ -71,6 +71,12 @@ export type ChatResult = ChatResponseResult | ChatStreamResult;
 export interface ChatResponseResult {
   type: 'response';
   response: ChatCompletion;
+  /**
+   * `response` as JSON text, when the provider has it already: the upstream's own body, when it needed
+   * no normalising. The gateway sends it (and hands it to `responseJson()`) instead of serialising
+   * `response` again. It must be the JSON of `response`; a wrapper that changes the response drops it.
+   */
+  json?: string;
 }
 
 export interface ChatStreamResult {

@@ -264,7 +264,7 @@ export function createCachePlugin(options: CacheOptions = {}): CachePlugin {
       const cached = await store.get(key);
       if (cached !== undefined) {
         state.status = 'hit';
-        return { response: JSON.parse(cached) as ChatCompletion, headers: { 'x-switchyard-cache': 'hit' } };
+        return { response: JSON.parse(cached) as ChatCompletion, json: cached, headers: { 'x-switchyard-cache': 'hit' } };
       }
       const embedded = await embedFinalTurn(chatContext);
       if (embedded && semantic) {
@@ -274,6 +274,7 @@ export function createCachePlugin(options: CacheOptions = {}): CachePlugin {
           state.status = 'semantic-hit';
           return {
             response: JSON.parse(hit.value) as ChatCompletion,
+            json: hit.value,
             headers: { 'x-switchyard-cache': 'semantic-hit', 'x-switchyard-cache-similarity': hit.similarity.toFixed(4) },
           };
         }

@@ -191,8 +191,9 @@ export class Coalescer {
     if (result.type === 'response') {
       current.closeCursor(cursor);
       leave();
-      // Each client gets its own copy: later hooks (billing adds a cost) must not see each other's changes.
-      return { type: 'response', response: coalesced ? structuredClone(result.response) : result.response, target: result.target, coalesced };
+      // Each client gets its own copy of the object, so no hook sees another request's; the JSON text, a
+      // string, is shared as it is.
+      return { type: 'response', response: coalesced ? structuredClone(result.response) : result.response, json: result.json, target: result.target, coalesced };
     }
     return { type: 'stream', stream: replayShared(current, cursor, coalesced, leave), target: result.target, coalesced };
   }

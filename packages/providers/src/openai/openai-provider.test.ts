@@ -95,7 +95,35 @@ describe('chat completions (JSON)', () => {
     });
     expect(sent.json).toEqual({ ...question, model: 'gpt-4.1-nano', temperature: 0.3, a_future_parameter: true });
 
-    expect(result).toEqual({ type: 'response', response: fixtureJson('chat-text.json') });
+    // OpenAI's answer needs no normalising, so its own text goes out rather than a second serialisation.
+    expect(result).toEqual({ type: 'response', response: fixtureJson('chat-text.json'), json: JSON.stringify(fixtureJson('chat-text.json')) });
+  });
+
+  it('passes the upstream text on as it came, spacing and key order included, when normalising changed nothing', async () => {
+    const text = `{ "object": "chat.completion", "id": "chatcmpl-1",\n  "created": 1771002345, "model": "m", "choices": [{"index": 0, "finish_reason": "stop", "logprobs": null,
+      "message": {"role": "assistant", "content": "hi", "refusal": null, "annotations": []}}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}, "x_extra": {"kept": true} }`;
+    const upstream = await mock((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(text);
+    });
+    const result = await provider(upstream).chat('m', question, callOptions());
+    expect(result).toEqual({ type: 'response', response: JSON.parse(text), json: text });
+  });
+
+  it('serialises the normalised answer when normalising changed something', async () => {
+    const answers: Array<[string, Record<string, unknown>]> = [
+      ['no refusal field', { message: { role: 'assistant', content: 'hi' } }],
+      ["an unknown finish reason", { finish_reason: 'eos' }],
+      ["reasoning under another name", { message: { role: 'assistant', content: 'hi', refusal: null, reasoning: 'because' } }],
+      ['a field on the choice the gateway does not carry', { stop_reason: 42 }],
+    ];
+    for (const [what, change] of answers) {
+      const raw = fixtureJson('chat-text.json') as { choices: Array<Record<string, unknown>> };
+      raw.choices[0] = { ...raw.choices[0], ...change };
+      const upstream = await mock((_request, response) => sendJson(response, 200, raw));
+      const result = await provider(upstream).chat('gpt-4.1-nano', question, callOptions());
+      expect(result.type === 'response' && result.json, what).toBeUndefined();
+    }
   });
 
   it('sends no authorization header when no key is configured (Ollama, vLLM)', async () => {

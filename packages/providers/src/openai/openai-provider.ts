@@ -12,6 +12,7 @@ import type {
 import { GatewayError, randomId } from '@switchyard/core';
 import { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, transportError, upstreamAbort, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
 import { createServerSentEventReader } from '../shared/sse.js';
+import { isSameJson } from '../shared/same-json.js';
 import { createUpstreamError, malformedResponseError, type ProviderErrorDetails } from '../shared/upstream-error.js';
 import { withCatalogFacts } from '../catalog/model-catalog.js';
 import { openAIEmbeddingResponseSchema, openAIModelListSchema } from './openai-api.js';
@@ -146,7 +147,9 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
       }
       // An id is made only for the few servers that send none (Qwen sends an empty one).
       const fallbackId = completion.id ? completion.id : randomId('chatcmpl-');
-      return { type: 'response', response: normalizeOpenAIResponse(completion, modelId, fallbackId, Date.now(), { keepContentFilterResults }) };
+      const response = normalizeOpenAIResponse(completion, modelId, fallbackId, Date.now(), { keepContentFilterResults });
+      // Most answers need no normalising; those go out as the upstream wrote them, not serialised again.
+      return completion === json && isSameJson(response, json) ? { type: 'response', response, json: answer.text } : { type: 'response', response };
     },
 
     async embeddings(modelId: string, request: EmbeddingRequest, callOptions: ProviderCallOptions): Promise<EmbeddingResponse> {

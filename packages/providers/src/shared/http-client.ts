@@ -33,19 +33,23 @@ export interface JsonUpstreamResponse {
   /** Built from the raw header list when first read: a successful answer's headers are seldom wanted. */
   readonly headers: Record<string, string | string[] | undefined>;
   readonly json: unknown;
+  /** The body as received, which `json` was parsed from. */
+  readonly text: string;
 }
 
 /** `JsonUpstreamResponse` with its headers made on first read (about a microsecond for a real provider's twenty). */
 class JsonAnswer implements JsonUpstreamResponse {
   readonly status: number;
   readonly json: unknown;
+  readonly text: string;
   #rawHeaders: Buffer[] | undefined;
   #headers: Record<string, string | string[] | undefined> | undefined = undefined;
 
-  constructor(status: number, rawHeaders: Buffer[], json: unknown) {
+  constructor(status: number, rawHeaders: Buffer[], json: unknown, text: string) {
     this.status = status;
     this.#rawHeaders = rawHeaders;
     this.json = json;
+    this.text = text;
   }
 
   get headers(): Record<string, string | string[] | undefined> {
@@ -382,7 +386,7 @@ class JsonResponseHandler implements Dispatcher.DispatchHandler {
       this.#settle(undefined, malformedResponseError(this.#provider, `${this.#what} is not JSON`, error));
       return;
     }
-    this.#settle(new JsonAnswer(this.#status, this.#rawHeaders, json), undefined);
+    this.#settle(new JsonAnswer(this.#status, this.#rawHeaders, json, text), undefined);
   }
 
   onError(error: Error): void {

@@ -1,0 +1,30 @@
+/**
+ * Whether two values serialise to the same JSON, key order aside: the test for "normalising this answer
+ * changed nothing", which lets an adapter send the upstream's own text instead of serialising its answer
+ * again. Serialising a chat completion costs more than parsing it, and more again for long answers;
+ * walking two trees whose strings are shared is a few comparisons per field.
+ *
+ * Keys holding `undefined` count as absent, as in JSON.stringify. Only JSON values are expected (what
+ * JSON.parse makes, and objects built from them); anything else compares by identity.
+ */
+export function isSameJson(left: unknown, right: unknown): boolean {
+  if (left === right) return true;
+  if (typeof left !== 'object' || typeof right !== 'object' || left === null || right === null) return false;
+  if (Array.isArray(left)) {
+    if (!Array.isArray(right) || left.length !== right.length) return false;
+    for (let index = 0; index < left.length; index++) if (!isSameJson(left[index], right[index])) return false;
+    return true;
+  }
+  if (Array.isArray(right)) return false;
+  const leftRecord = left as Record<string, unknown>;
+  const rightRecord = right as Record<string, unknown>;
+  let keys = 0;
+  for (const key in leftRecord) {
+    const value = leftRecord[key];
+    if (value === undefined) continue;
+    if (!Object.hasOwn(rightRecord, key) || !isSameJson(value, rightRecord[key])) return false;
+    keys++;
+  }
+  for (const key in rightRecord) if (rightRecord[key] !== undefined) keys--;
+  return keys === 0;
+}
