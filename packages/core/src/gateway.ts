@@ -342,8 +342,8 @@ class NodeResponder implements Responder {
     this.#response = response;
   }
 
-  json(status: number, text: string): void {
-    writeJson(this.#response, status, text);
+  json(status: number, body: string | Uint8Array): void {
+    writeJson(this.#response, status, body);
   }
 
   takeRawResponse(): ServerResponse {

@@ -58,8 +58,8 @@ export type UpstreamWrapper = (next: UpstreamCall) => UpstreamCall;
 /** What `onRequest` may return to answer without calling a provider (a cache hit, say). */
 export interface EarlyResponse {
   response: ChatCompletion | EmbeddingResponse;
-  /** `response` as JSON text, when the plugin has it (a cache stores text): sent instead of serialising `response`. */
-  json?: string;
+  /** `response` as JSON, text or UTF-8 bytes, when the plugin has it (a cache stores text): sent instead of serialising `response`. */
+  json?: string | Uint8Array;
   /** Headers to add to the answer. */
   headers?: Record<string, string>;
 }

@@ -212,6 +212,24 @@ describe('JSON text a provider or plugin already has', () => {
     expect(contentOf(sseChunks(await streamed.text()))).toBe('Already serialised');
   });
 
+  it('sends JSON bytes as they are and decodes them only for a hook that asks for the text', async () => {
+    const response = completion('Déjà servi 🚂', { model: 'm' });
+    const text = JSON.stringify(response);
+    // A view into a larger buffer, as an upstream read hands it over.
+    const backing = Buffer.from(`xx${text}yy`);
+    const bytes = backing.subarray(2, backing.length - 2);
+    const provider = fakeProvider('alpha', () => ({ type: 'response', response, json: bytes }));
+    const seen: string[] = [];
+    const store = definePlugin({ name: 'store', onResponse: (_context, outcome) => void seen.push(outcome.responseJson()) });
+    for (const plugins of [[], [store]]) {
+      const { url } = await startGateway({ providers: [provider], plugins });
+      const answer = await postJson(chatUrl(url), { model: 'alpha/m', ...ask });
+      expect(answer.headers.get('content-length')).toBe(String(bytes.length));
+      expect(await answer.text()).toBe(text);
+    }
+    expect(seen).toEqual([text]);
+  });
+
   it('sends the JSON text of an early answer', async () => {
     const text = JSON.stringify(completion('From a store', { model: 'm' }), null, 1);
     const early = definePlugin({ name: 'early', onRequest: () => ({ response: JSON.parse(text), json: text }) });

@@ -19,8 +19,8 @@ import type { ProviderRegistry } from './provider-registry.js';
 
 /** How the pipeline answers: a JSON body with its length, or events written to the raw response. */
 export interface Responder {
-  /** Sends `text`, a JSON document, with its length. */
-  json(status: number, text: string): void;
+  /** Sends a JSON document, as text or as its UTF-8 bytes, with its length. */
+  json(status: number, body: string | Uint8Array): void;
   /** The raw response for streams; the caller stops managing it once this is taken. */
   takeRawResponse(): ServerResponse;
 }
@@ -81,7 +81,7 @@ export class Pipeline {
       const hooks = this.#runRequestHooks(context);
       const early = hooks && (await hooks);
       let response: EmbeddingResponse;
-      let json: string | undefined;
+      let json: string | Uint8Array | undefined;
       let answeredBy = 'upstream';
       if (early) {
         response = early.response as EmbeddingResponse;
@@ -218,7 +218,7 @@ export class Pipeline {
     responder: Responder,
     operation: 'chat' | 'embeddings',
     response: ChatCompletion | EmbeddingResponse,
-    json: string | undefined,
+    json: string | Uint8Array | undefined,
     answeredBy: string,
   ): Promise<void> | undefined {
     if (this.#responsePlugins.length === 0) {
@@ -233,13 +233,13 @@ export class Pipeline {
     responder: Responder,
     operation: 'chat' | 'embeddings',
     response: ChatCompletion | EmbeddingResponse,
-    json: string | undefined,
+    json: string | Uint8Array | undefined,
     answeredBy: string,
   ): Promise<void> {
     const outcome = new Outcome(operation, response, response.usage, false, false, answeredBy, context.target, performance.now() - context.startedAt, json);
     await this.#runResponseHooksAsync(context, outcome as ResponseOutcome);
     // The text a hook had made (the cache, to store it) is the text sent: one serialisation, not two.
-    responder.json(200, outcome.responseJson());
+    responder.json(200, outcome.responseBody());
   }
 
   #applyChunkHooks(chunk: ChatCompletionChunk, context: ChatContext): ChatCompletionChunk | null {
@@ -330,7 +330,7 @@ export class Pipeline {
 
 /** What `onResponse` hooks get; `responseJson` serialises the answer once for every hook and the send. */
 class Outcome {
-  #json: string | undefined;
+  #json: string | Uint8Array | undefined;
 
   constructor(
     readonly operation: 'chat' | 'embeddings',
@@ -341,15 +341,24 @@ class Outcome {
     readonly answeredBy: string,
     readonly target: Target | undefined,
     readonly durationMs: number,
-    json: string | undefined,
+    json: string | Uint8Array | undefined,
   ) {
     this.#json = json;
   }
 
   responseJson(): string {
-    this.#json ??= JSON.stringify(this.response);
+    if (typeof this.#json !== 'string') this.#json = this.#json === undefined ? JSON.stringify(this.response) : utf8Text(this.#json);
     return this.#json;
   }
+
+  /** What the client is sent: the bytes the provider had, unless a hook asked for the text. */
+  responseBody(): string | Uint8Array {
+    return this.#json ?? this.responseJson();
+  }
+}
+
+function utf8Text(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
 /** The innermost upstream call: the provider itself, recorded as one attempt. */

@@ -72,11 +72,12 @@ export interface ChatResponseResult {
   type: 'response';
   response: ChatCompletion;
   /**
-   * `response` as JSON text, when the provider has it already: the upstream's own body, when it needed
-   * no normalising. The gateway sends it (and hands it to `responseJson()`) instead of serialising
-   * `response` again. It must be the JSON of `response`; a wrapper that changes the response drops it.
+   * `response` as JSON, text or UTF-8 bytes, when the provider has it already: the upstream's own body,
+   * when it needed no normalising. The gateway sends it (and hands it to `responseJson()`) instead of
+   * serialising `response` again. It must be the JSON of `response`; a wrapper that changes the
+   * response drops it.
    */
-  json?: string;
+  json?: string | Uint8Array;
 }
 
 export interface ChatStreamResult {

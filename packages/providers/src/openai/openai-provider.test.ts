@@ -96,7 +96,7 @@ describe('chat completions (JSON)', () => {
     expect(sent.json).toEqual({ ...question, model: 'gpt-4.1-nano', temperature: 0.3, a_future_parameter: true });
 
     // OpenAI's answer needs no normalising, so its own text goes out rather than a second serialisation.
-    expect(result).toEqual({ type: 'response', response: fixtureJson('chat-text.json'), json: JSON.stringify(fixtureJson('chat-text.json')) });
+    expect(result).toEqual({ type: 'response', response: fixtureJson('chat-text.json'), json: Buffer.from(JSON.stringify(fixtureJson('chat-text.json'))) });
   });
 
   it('passes the upstream text on as it came, spacing and key order included, when normalising changed nothing', async () => {
@@ -107,7 +107,7 @@ describe('chat completions (JSON)', () => {
       response.end(text);
     });
     const result = await provider(upstream).chat('m', question, callOptions());
-    expect(result).toEqual({ type: 'response', response: JSON.parse(text), json: text });
+    expect(result).toEqual({ type: 'response', response: JSON.parse(text), json: Buffer.from(text) });
   });
 
   it('serialises the normalised answer when normalising changed something', async () => {

@@ -149,7 +149,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
       const fallbackId = completion.id ? completion.id : randomId('chatcmpl-');
       const response = normalizeOpenAIResponse(completion, modelId, fallbackId, Date.now(), { keepContentFilterResults });
       // Most answers need no normalising; those go out as the upstream wrote them, not serialised again.
-      return completion === json && isSameJson(response, json) ? { type: 'response', response, json: answer.text } : { type: 'response', response };
+      return completion === json && isSameJson(response, json) ? { type: 'response', response, json: answer.bytes } : { type: 'response', response };
     },
 
     async embeddings(modelId: string, request: EmbeddingRequest, callOptions: ProviderCallOptions): Promise<EmbeddingResponse> {

@@ -34,22 +34,22 @@ export interface JsonUpstreamResponse {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly json: unknown;
   /** The body as received, which `json` was parsed from. */
-  readonly text: string;
+  readonly bytes: Buffer;
 }
 
 /** `JsonUpstreamResponse` with its headers made on first read (about a microsecond for a real provider's twenty). */
 class JsonAnswer implements JsonUpstreamResponse {
   readonly status: number;
   readonly json: unknown;
-  readonly text: string;
+  readonly bytes: Buffer;
   #rawHeaders: Buffer[] | undefined;
   #headers: Record<string, string | string[] | undefined> | undefined = undefined;
 
-  constructor(status: number, rawHeaders: Buffer[], json: unknown, text: string) {
+  constructor(status: number, rawHeaders: Buffer[], json: unknown, bytes: Buffer) {
     this.status = status;
     this.#rawHeaders = rawHeaders;
     this.json = json;
-    this.text = text;
+    this.bytes = bytes;
   }
 
   get headers(): Record<string, string | string[] | undefined> {
@@ -374,7 +374,8 @@ class JsonResponseHandler implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
-    const text = (this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks)).toString('utf8');
+    const bytes = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+    const text = bytes.toString('utf8');
     if (this.#status >= 400) {
       this.#settle(undefined, this.#toError(this.#status, headersFromRaw(this.#rawHeaders), text));
       return;
@@ -386,7 +387,7 @@ class JsonResponseHandler implements Dispatcher.DispatchHandler {
       this.#settle(undefined, malformedResponseError(this.#provider, `${this.#what} is not JSON`, error));
       return;
     }
-    this.#settle(new JsonAnswer(this.#status, this.#rawHeaders, json, text), undefined);
+    this.#settle(new JsonAnswer(this.#status, this.#rawHeaders, json, bytes), undefined);
   }
 
   onError(error: Error): void {

@@ -22,7 +22,10 @@ export function isSameJson(left: unknown, right: unknown): boolean {
   for (const key in leftRecord) {
     const value = leftRecord[key];
     if (value === undefined) continue;
-    if (!Object.hasOwn(rightRecord, key) || !isSameJson(value, rightRecord[key])) return false;
+    // A key missing on the right reads as undefined, or as something inherited, which is never JSON
+    // equal to a JSON value; except an own `__proto__`, which would read as the prototype.
+    const other = rightRecord[key];
+    if (other === undefined || key === '__proto__' || !isSameJson(value, other)) return false;
     keys++;
   }
   for (const key in rightRecord) if (rightRecord[key] !== undefined) keys--;
