@@ -301,3 +301,105 @@ export function normalizeOpenAIResponse(
   else delete response.service_tier;
   return response;
 }
+
+/*
+ * Whether an answer is already what normalizeOpenAIResponse would make of it, checked in one pass over
+ * the parsed JSON: then the answer is the parsed value itself and its JSON is the upstream's own bytes,
+ * with no wire check, no normalised copy and no second serialisation. OpenAI's own answers are all like
+ * this. Each rule below mirrors one step of the wire check (openai-wire-check.ts) or of the normaliser;
+ * a property test holds them to it: whatever this accepts, the wire check accepts as it is, and
+ * normalising it gives the same JSON.
+ */
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Object.hasOwn(value, '__proto__');
+}
+
+const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value !== '';
+const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+/** True when `raw` needs no normalising: `normalizeOpenAIResponse(raw)` would give the same JSON. */
+export function isNormalOpenAIResponse(raw: unknown, options: OpenAIStreamStateOptions = {}): raw is ChatCompletion {
+  if (!isPlainRecord(raw)) return false;
+  if (!isNonEmptyString(raw.id) || raw.object !== 'chat.completion' || !isFiniteNumber(raw.created) || !isNonEmptyString(raw.model)) return false;
+  // Normalising drops an empty fingerprint and a service tier OpenAI's schema does not know.
+  if (raw.system_fingerprint !== undefined && !isNonEmptyString(raw.system_fingerprint)) return false;
+  if (raw.service_tier !== undefined && serviceTierOf(raw.service_tier) === undefined) return false;
+  if (raw.usage !== undefined && !isNormalUsage(raw.usage)) return false;
+  const choices = raw.choices;
+  if (!Array.isArray(choices)) return false;
+  const keepFilterResults = options.keepContentFilterResults === true;
+  for (let position = 0; position < choices.length; position++) {
+    if (!isNormalChoice(choices[position], keepFilterResults)) return false;
+  }
+  return true;
+}
+
+function isNormalChoice(choice: unknown, keepFilterResults: boolean): boolean {
+  if (!isPlainRecord(choice)) return false;
+  // The normalised choice has these fields only (and the filter results when they are kept).
+  let fields = 0;
+  for (const key in choice) {
+    if (key === 'content_filter_results') {
+      if (!keepFilterResults || choice[key] == null) return false;
+    } else if (key !== 'index' && key !== 'message' && key !== 'finish_reason' && key !== 'logprobs') {
+      return false;
+    } else {
+      fields++;
+    }
+  }
+  if (fields !== 4 || !isFiniteNumber(choice.index)) return false;
+  const finishReason = choice.finish_reason;
+  if (typeof finishReason !== 'string' || mapOpenAIFinishReason(finishReason) !== finishReason) return false;
+  const logprobs = choice.logprobs;
+  if (logprobs !== null && !(isPlainRecord(logprobs) && logprobs.content !== undefined && logprobs.refusal !== undefined)) return false;
+  return isNormalMessage(choice.message);
+}
+
+function isNormalMessage(message: unknown): boolean {
+  if (!isPlainRecord(message) || message.role !== 'assistant') return false;
+  const { content, refusal } = message;
+  if (content !== null && typeof content !== 'string') return false;
+  if (refusal !== null && typeof refusal !== 'string') return false;
+  // `reasoning` is renamed, a null `reasoning_content` dropped.
+  if (message.reasoning !== undefined) return false;
+  if (message.reasoning_content !== undefined && typeof message.reasoning_content !== 'string') return false;
+  const toolCalls = message.tool_calls;
+  if (toolCalls === undefined) return true;
+  if (!Array.isArray(toolCalls) || toolCalls.length === 0) return false;
+  for (const call of toolCalls) if (!isNormalToolCall(call)) return false;
+  return true;
+}
+
+function isNormalToolCall(call: unknown): boolean {
+  if (!isPlainRecord(call) || !isNonEmptyString(call.id) || call.type !== 'function' || !hasKeysExactly(call, 3)) return false;
+  const fn = call.function;
+  return isPlainRecord(fn) && typeof fn.name === 'string' && typeof fn.arguments === 'string' && hasKeysExactly(fn, 2);
+}
+
+function hasKeysExactly(record: Record<string, unknown>, count: number): boolean {
+  let keys = 0;
+  for (const _key in record) keys++;
+  return keys === count;
+}
+
+function isNormalUsage(usage: unknown): boolean {
+  if (!isPlainRecord(usage)) return false;
+  const { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total } = usage;
+  if (!isFiniteNumber(prompt) || !isFiniteNumber(completion) || !isFiniteNumber(total)) return false;
+  let fields = 0;
+  for (const key in usage) {
+    if (key === 'prompt_tokens_details' || key === 'completion_tokens_details') continue;
+    if (key !== 'prompt_tokens' && key !== 'completion_tokens' && key !== 'total_tokens') return false;
+    fields++;
+  }
+  if (fields !== 3) return false;
+  const promptDetails = usage.prompt_tokens_details;
+  if (promptDetails !== undefined && !(isPlainRecord(promptDetails) && isFiniteNumber(promptDetails.cached_tokens))) return false;
+  const completionDetails = usage.completion_tokens_details;
+  if (completionDetails === undefined) return true;
+  if (!isPlainRecord(completionDetails) || !isFiniteNumber(completionDetails.reasoning_tokens)) return false;
+  // Reasoning counted outside the completion tokens is folded in by the normaliser.
+  const reasoning = completionDetails.reasoning_tokens;
+  return !(reasoning > 0 && total === prompt + completion + reasoning);
+}

@@ -18,7 +18,7 @@ import { withCatalogFacts } from '../catalog/model-catalog.js';
 import { openAIEmbeddingResponseSchema, openAIModelListSchema } from './openai-api.js';
 import { readOpenAIChunk, readOpenAIResponse } from './openai-wire-check.js';
 import { convertToOpenAIRequest } from './convert-to-openai-request.js';
-import { createOpenAIStreamState, detachUsage, type OpenAIStreamState, normalizeOpenAIChunk, normalizeOpenAIResponse, usageChunk } from './convert-openai-stream.js';
+import { createOpenAIStreamState, detachUsage, isNormalOpenAIResponse, type OpenAIStreamState, normalizeOpenAIChunk, normalizeOpenAIResponse, usageChunk } from './convert-openai-stream.js';
 import { extractOpenAIError } from './openai-error.js';
 
 /** The upstream operations of an OpenAI-compatible API. */
@@ -139,6 +139,8 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
       }
       const answer = await postForJson(pathFor('chat', modelId), body, callOptions);
       const json = answer.json;
+      // OpenAI's own answers need nothing done: the parsed value is the answer, its bytes its JSON.
+      if (isNormalOpenAIResponse(json, { keepContentFilterResults })) return { type: 'response', response: json, json: answer.bytes };
       const completion = readOpenAIResponse(json);
       if (!completion) {
         const details = extractError(json);
@@ -148,7 +150,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
       // An id is made only for the few servers that send none (Qwen sends an empty one).
       const fallbackId = completion.id ? completion.id : randomId('chatcmpl-');
       const response = normalizeOpenAIResponse(completion, modelId, fallbackId, Date.now(), { keepContentFilterResults });
-      // Most answers need no normalising; those go out as the upstream wrote them, not serialised again.
+      // Normalising may still have changed nothing the client sees; then the upstream's bytes go out too.
       return completion === json && isSameJson(response, json) ? { type: 'response', response, json: answer.bytes } : { type: 'response', response };
     },
 

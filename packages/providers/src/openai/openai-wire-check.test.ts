@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -6,6 +7,8 @@ import { sharedFixturesDir } from '../test-utils/openai-schema.js';
 import { fixtureChunks, fixtureJson } from './__fixtures__/index.js';
 import { openAIChunkSchema, openAIResponseSchema } from './openai-api.js';
 import { isPlainOpenAIChunk, isPlainOpenAIResponse, readOpenAIChunk, readOpenAIResponse } from './openai-wire-check.js';
+import { isNormalOpenAIResponse, normalizeOpenAIResponse } from './convert-openai-stream.js';
+import { isSameJson } from '../shared/same-json.js';
 
 /*
  * The fast checks must never accept what zod refuses, must hand back exactly what zod would, and must
@@ -149,5 +152,156 @@ describe('readOpenAIChunk and readOpenAIResponse', () => {
     const read = readOpenAIResponse(withProto)!;
     expect(read).not.toBe(withProto);
     expect(read.choices[0]!.message.content).toBe('hi');
+  });
+});
+
+describe('isNormalOpenAIResponse', () => {
+  // Answers with every optional part the normaliser looks at, as OpenAI-compatible servers send them.
+  const rich = {
+    id: 'chatcmpl-rich',
+    object: 'chat.completion',
+    created: 1771002345,
+    model: 'm',
+    system_fingerprint: 'fp_1',
+    service_tier: 'default',
+    x_server_field: { kept: [1, 2] },
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: null,
+          refusal: null,
+          reasoning_content: 'thinking',
+          annotations: [],
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
+        logprobs: { content: [{ token: 'a', logprob: -0.1 }], refusal: null },
+        finish_reason: 'tool_calls',
+        content_filter_results: { hate: { filtered: false } },
+      },
+    ],
+    usage: {
+      prompt_tokens: 5,
+      completion_tokens: 7,
+      total_tokens: 12,
+      prompt_tokens_details: { cached_tokens: 2, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 3 },
+    },
+  };
+  const withExtraKeys = (value: unknown): unknown[] =>
+    paths(value)
+      .filter((path) => {
+        let inner: unknown = value;
+        for (const segment of path) inner = (inner as Record<string | number, unknown>)[segment];
+        return typeof inner === 'object' && inner !== null && !Array.isArray(inner);
+      })
+      .map((path) => {
+        const copy = structuredClone(value) as Record<string | number, unknown>;
+        let inner = copy;
+        for (const segment of path) inner = inner[segment] as Record<string | number, unknown>;
+        inner.an_extra_field = 1;
+        return copy;
+      });
+
+  const options = [{}, { keepContentFilterResults: true }];
+  // xAI's way of counting: reasoning outside the completion tokens, which the normaliser folds in.
+  const reasoningOutside = { ...rich, usage: { ...rich.usage, total_tokens: 15 } };
+  const withLogprobs = (logprobs: unknown) => ({ ...rich, choices: [{ ...rich.choices[0], logprobs }] });
+  const bases = [...recordedResponses(), rich, reasoningOutside, withLogprobs({ refusal: null }), withLogprobs({ content: [] })];
+  const candidates = [...variants(bases, 20), ...bases.flatMap(withExtraKeys), { ...rich, an_extra_field: 1 }];
+
+  it('accepts only what the wire check takes as it is and normalising leaves the same', () => {
+    let normal = 0;
+    for (const candidate of candidates) {
+      for (const option of options) {
+        if (!isNormalOpenAIResponse(candidate, option)) continue;
+        normal++;
+        const shown = JSON.stringify(candidate);
+        expect(readOpenAIResponse(candidate), shown).toBe(candidate);
+        expect(isSameJson(normalizeOpenAIResponse(candidate as never, 'fallback-model', 'fallback-id', 0, option), candidate), shown).toBe(true);
+      }
+    }
+    expect(normal).toBeGreaterThan(0);
+    expect(normal).toBeLessThan(candidates.length * options.length);
+  });
+
+  it('takes OpenAI’s own answers, and the rich one with its filter results kept', () => {
+    expect(isNormalOpenAIResponse(fixtureJson('chat-text.json'))).toBe(true);
+    expect(isNormalOpenAIResponse(fixtureJson('chat-tool-calls.json'))).toBe(true);
+    expect(isNormalOpenAIResponse(rich, { keepContentFilterResults: true })).toBe(true);
+    expect(isNormalOpenAIResponse(rich)).toBe(false);
+  });
+
+  it('holds over generated answers', () => {
+    const maybe = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: undefined });
+    const anyJson = fc.constantFrom<unknown>(null, '', 'x', 0, 3, -1, true, [], {}, { a: 1 });
+    // Mostly what a server would send, now and then any JSON value: both sides of every rule get tried.
+    const mostly = (valid: fc.Arbitrary<unknown>) => fc.oneof({ arbitrary: valid, weight: 12 }, { arbitrary: anyJson, weight: 1 });
+    const number = mostly(fc.integer({ min: 0, max: 20 }));
+    const usage = fc.record(
+      {
+        prompt_tokens: number,
+        completion_tokens: number,
+        total_tokens: number,
+        prompt_tokens_details: maybe(mostly(fc.record({ cached_tokens: maybe(number) }, { requiredKeys: [] }))),
+        completion_tokens_details: maybe(mostly(fc.record({ reasoning_tokens: maybe(number) }, { requiredKeys: [] }))),
+        prompt_cache_hit_tokens: maybe(number),
+      },
+      { requiredKeys: [] },
+    );
+    const toolCall = fc.record(
+      { id: mostly(fc.constant('call_1')), type: mostly(fc.constant('function')), function: mostly(fc.record({ name: fc.oneof(fc.constant('f'), anyJson), arguments: fc.oneof(fc.constant('{}'), anyJson) }, { requiredKeys: [] })) },
+      { requiredKeys: [] },
+    );
+    const message = fc.record(
+      {
+        role: mostly(fc.constant('assistant')),
+        content: mostly(fc.constant('hi')),
+        refusal: mostly(fc.constant(null)),
+        reasoning: maybe(anyJson),
+        reasoning_content: maybe(mostly(fc.constant('why'))),
+        tool_calls: maybe(mostly(fc.array(toolCall, { maxLength: 2 }))),
+        annotations: maybe(anyJson),
+      },
+      { requiredKeys: [] },
+    );
+    const choice = fc.record(
+      {
+        index: number,
+        message: fc.oneof(message, anyJson),
+        finish_reason: mostly(fc.constantFrom('stop', 'length', 'tool_calls', 'eos', 'max_tokens')),
+        logprobs: fc.oneof(fc.constant(null), fc.record({ content: maybe(anyJson), refusal: maybe(anyJson) }, { requiredKeys: [] }), anyJson),
+        content_filter_results: maybe(anyJson),
+        stop_reason: maybe(anyJson),
+      },
+      { requiredKeys: [] },
+    );
+    const response = fc.record(
+      {
+        id: mostly(fc.constant('chatcmpl-1')),
+        object: mostly(fc.constant('chat.completion')),
+        created: number,
+        model: mostly(fc.constant('m')),
+        system_fingerprint: maybe(mostly(fc.constant('fp'))),
+        service_tier: maybe(mostly(fc.constantFrom('default', 'on_demand'))),
+        usage: maybe(fc.oneof(usage, anyJson)),
+        choices: mostly(fc.array(choice, { maxLength: 2 })),
+      },
+      { requiredKeys: [] },
+    );
+    let normal = 0;
+    fc.assert(
+      fc.property(response, fc.constantFrom(...options), (generated, option) => {
+        // Through JSON, as the adapter gets it: no undefined fields.
+        const candidate = JSON.parse(JSON.stringify(generated)) as unknown;
+        if (!isNormalOpenAIResponse(candidate, option)) return;
+        normal++;
+        expect(readOpenAIResponse(candidate)).toBe(candidate);
+        expect(isSameJson(normalizeOpenAIResponse(candidate as never, 'fallback-model', 'fallback-id', 0, option), candidate)).toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(normal).toBeGreaterThan(100);
   });
 });
