@@ -11,6 +11,8 @@ import { GatewayError, toGatewayError } from './errors.js';
 import { InFlightRequests } from './in-flight.js';
 import { readJsonBody } from './http/body.js';
 import { writeError, writeJson } from './http/respond.js';
+import { ResponseHeaders } from './http/response-headers.js';
+import { SseWriter } from './http/sse.js';
 import { createDefaultLogger, type Logger } from './logger.js';
 import { Pipeline, type Responder } from './pipeline.js';
 import { checkPlugins, type Plugin } from './plugin.js';
@@ -75,6 +77,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const providers = new ProviderRegistry(options.providers, options.aliases);
   const container = createGatewayContainer({ logger, clock: options.clock ?? systemClock, providers }, options.container);
   const bodyLimits = { maxBytes: options.bodyLimitBytes ?? 4 * 1024 * 1024, maxDepth: options.maxJsonDepth ?? 64 };
+  // A header Node refuses (a plugin's value with a line break) is left out of the answer, not the answer lost.
+  const reportInvalidHeader = (name: string, error: unknown) => logger.error({ err: error, header: name }, 'a response header was left out: Node refuses its name or value');
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const pipeline = new Pipeline(plugins, providers, logger);
 
@@ -159,23 +163,24 @@ export function createGateway(options: GatewayOptions): Gateway {
     };
     // `on`, not `once`: a response closes once, and `once` wraps the listener in a bound function per request.
     response.on('close', onClose);
-    response.setHeader('x-request-id', id);
+    const headers = new ResponseHeaders(reportInvalidHeader);
+    headers.set('x-request-id', id);
     try {
       if (!isReady) await ready;
-      const responder = new NodeResponder(response);
+      const responder = new NodeResponder(response, headers);
       if (operation === 'chat') {
         const body = parseChatCompletionRequest(await readJsonBody(request, bodyLimits));
-        await pipeline.chat(new GatewayRequestContext(id, operation, body, request, response, cancellation), responder);
+        await pipeline.chat(new GatewayRequestContext(id, operation, body, request, response, cancellation, headers), responder);
       } else if (operation === 'embeddings') {
         const body = parseEmbeddingRequest(await readJsonBody(request, bodyLimits));
-        await pipeline.embeddings(new GatewayRequestContext(id, operation, body, request, response, cancellation), responder);
+        await pipeline.embeddings(new GatewayRequestContext(id, operation, body, request, response, cancellation, headers), responder);
       } else {
-        await pipeline.models(new GatewayRequestContext(id, operation, undefined, request, response, cancellation), responder, modelName);
+        await pipeline.models(new GatewayRequestContext(id, operation, undefined, request, response, cancellation, headers), responder, modelName);
       }
     } catch (error) {
       const gatewayError = toGatewayError(error);
       if (gatewayError.status >= 500) logger.error({ err: error, requestId: id, path: request.url }, 'request failed');
-      writeError(response, gatewayError);
+      writeError(response, gatewayError, headers);
     } finally {
       inFlight.delete(entry);
       response.removeListener('close', onClose);
@@ -194,6 +199,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     readonly logger = logger;
     readonly headers: IncomingMessage['headers'];
     readonly #response: ServerResponse;
+    readonly #responseHeaders: ResponseHeaders;
 
     constructor(
       readonly id: string,
@@ -202,10 +208,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       request: IncomingMessage,
       response: ServerResponse,
       readonly cancellation: Cancellation,
+      responseHeaders: ResponseHeaders,
     ) {
       this.headers = request.headers;
       this.clientIp = clientIpOf(request, trustProxy);
       this.#response = response;
+      this.#responseHeaders = responseHeaders;
     }
 
     get signal(): AbortSignal {
@@ -213,7 +221,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
 
     setHeader(name: string, value: string): void {
-      if (!this.#response.headersSent) this.#response.setHeader(name, value);
+      if (!this.#response.headersSent) this.#responseHeaders.set(name.toLowerCase(), value);
     }
 
     resolveModel(model: string): Target {
@@ -337,17 +345,21 @@ export function createGateway(options: GatewayOptions): Gateway {
 /** The pipeline's answers on a Node response. */
 class NodeResponder implements Responder {
   readonly #response: ServerResponse;
+  readonly #headers: ResponseHeaders;
 
-  constructor(response: ServerResponse) {
+  constructor(response: ServerResponse, headers: ResponseHeaders) {
     this.#response = response;
+    this.#headers = headers;
   }
 
   json(status: number, body: string | Uint8Array): void {
-    writeJson(this.#response, status, body);
+    writeJson(this.#response, status, body, this.#headers);
   }
 
-  takeRawResponse(): ServerResponse {
-    return this.#response;
+  startStream(status: number, cancellation: Cancellation): SseWriter {
+    const writer = new SseWriter(this.#response, cancellation, this.#headers);
+    writer.start(status);
+    return writer;
   }
 }
 

@@ -139,6 +139,56 @@ describe('hook order', () => {
     expect(beta.calls[0]!.request.temperature).toBe(0.1);
   });
 
+  it('sends the headers plugins set, the last value of a name in any case winning, on JSON answers, streams and errors', async () => {
+    const headers = definePlugin({
+      name: 'headers',
+      onRequest: (context) => {
+        context.setHeader('X-Plugin', 'first');
+        context.setHeader('x-plugin', 'second');
+        context.setHeader('X-Other', 'kept');
+        if ((context as ChatContext).body.model === 'missing/m') throw new GatewayError({ message: 'No.', status: 429, type: 'rate_limit_error', code: 'limited', retryAfterMs: 1500 });
+      },
+    });
+    const { url } = await startGateway({ providers: [fakeProvider('alpha')], plugins: [headers] });
+    for (const stream of [false, true]) {
+      const response = await postJson(chatUrl(url), { model: 'alpha/m', ...ask, stream });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-plugin')).toBe('second');
+      expect(response.headers.get('x-other')).toBe('kept');
+      expect(response.headers.get('x-request-id')).toBeTruthy();
+      expect(response.headers.get('content-type')).toContain(stream ? 'text/event-stream' : 'application/json');
+      await response.text();
+    }
+    const refused = await postJson(chatUrl(url), { model: 'missing/m', ...ask });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('x-plugin')).toBe('second');
+    expect(refused.headers.get('retry-after')).toBe('2');
+    expect(refused.headers.get('retry-after-ms')).toBe('1500');
+  });
+
+  it('leaves out a header Node refuses and logs it, rather than losing the answer', async () => {
+    const logger = recordingLogger();
+    const broken = definePlugin({
+      name: 'broken',
+      onRequest: (context) => {
+        context.setHeader('x-good', 'yes');
+        context.setHeader('x-bad', 'line\r\nbreak');
+        context.setHeader('bad name', 'x');
+      },
+    });
+    const { url } = await startGateway({ providers: [fakeProvider('alpha')], plugins: [broken], logger });
+    for (const stream of [false, true]) {
+      const response = await postJson(chatUrl(url), { model: 'alpha/m', ...ask, stream });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-good')).toBe('yes');
+      expect(response.headers.has('x-bad')).toBe(false);
+      const text = await response.text();
+      expect(stream ? contentOf(sseChunks(text)) : JSON.parse(text).choices[0].message.content).toBe('Hello from alpha');
+    }
+    const leftOut = logger.entries.filter((entry) => entry.message?.includes('header was left out')).map((entry) => (entry.object as { header: string }).header);
+    expect(leftOut).toEqual(['x-bad', 'bad name', 'x-bad', 'bad name']);
+  });
+
   it('runs setup once per plugin in order, with a child container and the router', async () => {
     const log: string[] = [];
     const { gateway } = await startGateway({

@@ -1,10 +1,9 @@
-import type { ServerResponse } from 'node:http';
 import { ChunkAggregator, responseToChunks } from './aggregate.js';
 import type { Cancellation } from './cancellation.js';
 import type { ChatContext, EmbeddingsContext, RequestContext, Target } from './context.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import type { ChatOutcome, EarlyResponse, ErrorDetails, ResponseOutcome, UpstreamCall, UpstreamResult } from './hooks.js';
-import { SseWriter } from './http/sse.js';
+import type { SseWriter } from './http/sse.js';
 import type { Logger } from './logger.js';
 import type { Plugin } from './plugin.js';
 import type { ProviderCallOptions } from './provider.js';
@@ -21,8 +20,8 @@ import type { ProviderRegistry } from './provider-registry.js';
 export interface Responder {
   /** Sends a JSON document, as text or as its UTF-8 bytes, with its length. */
   json(status: number, body: string | Uint8Array): void;
-  /** The raw response for streams; the caller stops managing it once this is taken. */
-  takeRawResponse(): ServerResponse;
+  /** Starts an event stream with `status` and the answer's headers; the writer has the response from then on. */
+  startStream(status: number, cancellation: Cancellation): SseWriter;
 }
 
 /**
@@ -284,8 +283,7 @@ export class Pipeline {
         if (outgoing === null) continue;
         if (!writer) {
           // Headers wait for the first chunk: a stream that fails before it still gets a real HTTP status.
-          writer = new SseWriter(responder.takeRawResponse(), context.cancellation);
-          writer.start(200);
+          writer = responder.startStream(200, context.cancellation);
           context.timeToFirstChunkMs = performance.now() - context.startedAt;
         }
         const written = writer.data(JSON.stringify(outgoing));

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Cancellation } from '../cancellation.js';
+import { ResponseHeaders } from './response-headers.js';
 
 /**
  * Writes server-sent events straight to the socket, one write per event, so every chunk leaves as soon
@@ -10,10 +11,12 @@ import type { Cancellation } from '../cancellation.js';
 export class SseWriter {
   readonly #response: ServerResponse;
   readonly #cancellation: Cancellation;
+  readonly #headers: ResponseHeaders;
 
-  constructor(response: ServerResponse, cancellation: Cancellation) {
+  constructor(response: ServerResponse, cancellation: Cancellation, headers = new ResponseHeaders()) {
     this.#response = response;
     this.#cancellation = cancellation;
+    this.#headers = headers;
   }
 
   /**
@@ -22,13 +25,14 @@ export class SseWriter {
    * its own before the first chunk.
    */
   start(status: number): void {
-    const response = this.#response;
-    response.statusCode = status;
-    response.setHeader('content-type', 'text/event-stream; charset=utf-8');
-    response.setHeader('cache-control', 'no-cache, no-transform');
-    response.setHeader('connection', 'keep-alive');
+    const headers = this.#headers;
+    headers.set('content-type', 'text/event-stream; charset=utf-8');
+    headers.set('cache-control', 'no-cache, no-transform');
+    headers.set('connection', 'keep-alive');
     // Tells nginx-style proxies not to buffer the stream either.
-    response.setHeader('x-accel-buffering', 'no');
+    headers.set('x-accel-buffering', 'no');
+    // Stored, not sent: the head goes out with the first event.
+    headers.writeHead(this.#response, status);
     // Each event is one small write that Nagle's algorithm would hold back: Node's HTTP server turns it
     // off on every connection (`noDelay`), the gateway's own `listen` included.
   }
