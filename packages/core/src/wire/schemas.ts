@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import type { ChatCompletionRequest, EmbeddingRequest } from './openai-types.js';
+import { isPlainChatCompletionRequest } from './request-check.js';
 
 /*
  * Schemas for what clients send. Every object is loose: a field the gateway does not know passes through
@@ -179,7 +180,7 @@ function validate<T>(schema: z.ZodType, body: unknown): T {
 }
 
 export function parseChatCompletionRequest(body: unknown): ChatCompletionRequest {
-  const request = validate<ChatCompletionRequest>(chatCompletionRequestSchema, body);
+  const request = isPlainChatCompletionRequest(body) ? (body as ChatCompletionRequest) : validate<ChatCompletionRequest>(chatCompletionRequestSchema, body);
   if (request.stream !== true && request.stream_options != null) {
     throw GatewayError.invalidRequest("'stream_options' is only allowed when 'stream' is true.", 'stream_options', 'invalid_value');
   }
