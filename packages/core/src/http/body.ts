@@ -57,6 +57,7 @@ function readBodyBytes(request: IncomingMessage, maxBytes: number): Promise<Buff
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
+    let ended = false;
     const cleanUp = () => {
       request.removeListener('data', onData);
       request.removeListener('end', onEnd);
@@ -75,14 +76,20 @@ function readBodyBytes(request: IncomingMessage, maxBytes: number): Promise<Buff
       chunks.push(chunk);
     };
     const onEnd = () => {
-      cleanUp();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+      // The listeners stay: after the end no data comes, and a later error or close (every request
+      // closes) finds `ended` and does nothing. Taking off four listeners cost more than reading a small body.
+      ended = true;
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+      chunks.length = 0;
+      resolve(body);
     };
     const onError = (error: Error) => {
+      if (ended) return;
       cleanUp();
       reject(clientGone(error));
     };
     const onClose = () => {
+      if (ended) return;
       cleanUp();
       reject(clientGone());
     };
@@ -112,6 +119,7 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
  * cost as much as parsing the whole body.
  */
 export function checkDepth(text: string, maxDepth: number): void {
+  if (!mayNestDeeperThan(text, maxDepth)) return;
   let depth = 0;
   const length = text.length;
   for (let index = 0; index < length; index++) {
@@ -128,6 +136,18 @@ export function checkDepth(text: string, maxDepth: number): void {
       depth--;
     }
   }
+}
+
+/**
+ * Whether the text has more opening brackets than `maxDepth`, counting those inside strings too: when it
+ * has not, it cannot nest deeper, and the scan is not needed. An ordinary chat request has a handful, and
+ * finding each one with `indexOf` is far cheaper than walking its strings.
+ */
+function mayNestDeeperThan(text: string, maxDepth: number): boolean {
+  let openings = 0;
+  for (let index = text.indexOf('{'); index !== -1; index = text.indexOf('{', index + 1)) if (++openings > maxDepth) return true;
+  for (let index = text.indexOf('['); index !== -1; index = text.indexOf('[', index + 1)) if (++openings > maxDepth) return true;
+  return false;
 }
 
 /** The index of the quote that closes the string opened at `opening`, or -1: a quote is escaped by an odd run of backslashes before it. */
