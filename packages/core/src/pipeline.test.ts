@@ -71,6 +71,17 @@ function asChat(outcome: ResponseOutcome | undefined): ChatOutcome {
   return outcome as ChatOutcome;
 }
 
+/** A plugin whose onRequest sets the headers in order, then runs `then`. */
+function settingHeaders(name: string, headers: Array<[string, string]>, then?: (context: RequestContext) => void): Plugin {
+  return definePlugin({
+    name,
+    onRequest: (context) => {
+      for (const [header, value] of headers) context.setHeader(header, value);
+      then?.(context);
+    },
+  });
+}
+
 const contentOf = (chunks: readonly ChatCompletionChunk[]) => chunks.map((item) => item.choices[0]?.delta.content ?? '').join('');
 
 describe('hook order', () => {
@@ -140,14 +151,8 @@ describe('hook order', () => {
   });
 
   it('sends the headers plugins set, the last value of a name in any case winning, on JSON answers, streams and errors', async () => {
-    const headers = definePlugin({
-      name: 'headers',
-      onRequest: (context) => {
-        context.setHeader('X-Plugin', 'first');
-        context.setHeader('x-plugin', 'second');
-        context.setHeader('X-Other', 'kept');
-        if ((context as ChatContext).body.model === 'missing/m') throw new GatewayError({ message: 'No.', status: 429, type: 'rate_limit_error', code: 'limited', retryAfterMs: 1500 });
-      },
+    const headers = settingHeaders('headers', [['X-Plugin', 'first'], ['x-plugin', 'second'], ['X-Other', 'kept']], (context) => {
+      if ((context as ChatContext).body.model === 'missing/m') throw new GatewayError({ message: 'No.', status: 429, type: 'rate_limit_error', code: 'limited', retryAfterMs: 1500 });
     });
     const { url } = await startGateway({ providers: [fakeProvider('alpha')], plugins: [headers] });
     for (const stream of [false, true]) {
@@ -168,14 +173,7 @@ describe('hook order', () => {
 
   it('leaves out a header Node refuses and logs it, rather than losing the answer', async () => {
     const logger = recordingLogger();
-    const broken = definePlugin({
-      name: 'broken',
-      onRequest: (context) => {
-        context.setHeader('x-good', 'yes');
-        context.setHeader('x-bad', 'line\r\nbreak');
-        context.setHeader('bad name', 'x');
-      },
-    });
+    const broken = settingHeaders('broken', [['x-good', 'yes'], ['x-bad', 'line\r\nbreak'], ['bad name', 'x']]);
     const { url } = await startGateway({ providers: [fakeProvider('alpha')], plugins: [broken], logger });
     for (const stream of [false, true]) {
       const response = await postJson(chatUrl(url), { model: 'alpha/m', ...ask, stream });
