@@ -10,6 +10,7 @@ import type {
 } from '@switchyard/core';
 import type { OpenAIWireChunk, OpenAIWireResponse, OpenAIWireUsage } from './openai-api.js';
 import { mapOpenAIFinishReason } from './map-openai-finish-reason.js';
+import { isRecord } from './openai-wire-check.js';
 
 /** Usage with only OpenAI's fields, whatever extra timing fields a provider adds. */
 export function normalizeUsage(usage: OpenAIWireUsage | null | undefined): CompletionUsage | undefined {
@@ -38,8 +39,10 @@ export function normalizeUsage(usage: OpenAIWireUsage | null | undefined): Compl
   return normalized;
 }
 
+const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
 function numberOrUndefined(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+  return isFiniteNumber(value) ? value : undefined;
 }
 
 /** The service tiers OpenAI's schema allows; others (Groq's `on_demand`) mean nothing to OpenAI clients. */
@@ -311,16 +314,11 @@ export function normalizeOpenAIResponse(
  * normalising it gives the same JSON.
  */
 
-function isPlainRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Object.hasOwn(value, '__proto__');
-}
-
 const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value !== '';
-const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
 /** True when `raw` needs no normalising: `normalizeOpenAIResponse(raw)` would give the same JSON. */
 export function isNormalOpenAIResponse(raw: unknown, options: OpenAIStreamStateOptions = {}): raw is ChatCompletion {
-  if (!isPlainRecord(raw)) return false;
+  if (!isRecord(raw)) return false;
   if (!isNonEmptyString(raw.id) || raw.object !== 'chat.completion' || !isFiniteNumber(raw.created) || !isNonEmptyString(raw.model)) return false;
   // Normalising drops an empty fingerprint and a service tier OpenAI's schema does not know.
   if (raw.system_fingerprint !== undefined && !isNonEmptyString(raw.system_fingerprint)) return false;
@@ -336,7 +334,7 @@ export function isNormalOpenAIResponse(raw: unknown, options: OpenAIStreamStateO
 }
 
 function isNormalChoice(choice: unknown, keepFilterResults: boolean): boolean {
-  if (!isPlainRecord(choice)) return false;
+  if (!isRecord(choice)) return false;
   // The normalised choice has these fields only (and the filter results when they are kept).
   let fields = 0;
   for (const key in choice) {
@@ -352,12 +350,12 @@ function isNormalChoice(choice: unknown, keepFilterResults: boolean): boolean {
   const finishReason = choice.finish_reason;
   if (typeof finishReason !== 'string' || mapOpenAIFinishReason(finishReason) !== finishReason) return false;
   const logprobs = choice.logprobs;
-  if (logprobs !== null && !(isPlainRecord(logprobs) && logprobs.content !== undefined && logprobs.refusal !== undefined)) return false;
+  if (logprobs !== null && !(isRecord(logprobs) && logprobs.content !== undefined && logprobs.refusal !== undefined)) return false;
   return isNormalMessage(choice.message);
 }
 
 function isNormalMessage(message: unknown): boolean {
-  if (!isPlainRecord(message) || message.role !== 'assistant') return false;
+  if (!isRecord(message) || message.role !== 'assistant') return false;
   const { content, refusal } = message;
   if (content !== null && typeof content !== 'string') return false;
   if (refusal !== null && typeof refusal !== 'string') return false;
@@ -372,9 +370,9 @@ function isNormalMessage(message: unknown): boolean {
 }
 
 function isNormalToolCall(call: unknown): boolean {
-  if (!isPlainRecord(call) || !isNonEmptyString(call.id) || call.type !== 'function' || !hasKeysExactly(call, 3)) return false;
+  if (!isRecord(call) || !isNonEmptyString(call.id) || call.type !== 'function' || !hasKeysExactly(call, 3)) return false;
   const fn = call.function;
-  return isPlainRecord(fn) && typeof fn.name === 'string' && typeof fn.arguments === 'string' && hasKeysExactly(fn, 2);
+  return isRecord(fn) && typeof fn.name === 'string' && typeof fn.arguments === 'string' && hasKeysExactly(fn, 2);
 }
 
 function hasKeysExactly(record: Record<string, unknown>, count: number): boolean {
@@ -384,7 +382,7 @@ function hasKeysExactly(record: Record<string, unknown>, count: number): boolean
 }
 
 function isNormalUsage(usage: unknown): boolean {
-  if (!isPlainRecord(usage)) return false;
+  if (!isRecord(usage)) return false;
   const { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total } = usage;
   if (!isFiniteNumber(prompt) || !isFiniteNumber(completion) || !isFiniteNumber(total)) return false;
   let fields = 0;
@@ -395,10 +393,10 @@ function isNormalUsage(usage: unknown): boolean {
   }
   if (fields !== 3) return false;
   const promptDetails = usage.prompt_tokens_details;
-  if (promptDetails !== undefined && !(isPlainRecord(promptDetails) && isFiniteNumber(promptDetails.cached_tokens))) return false;
+  if (promptDetails !== undefined && !(isRecord(promptDetails) && isFiniteNumber(promptDetails.cached_tokens))) return false;
   const completionDetails = usage.completion_tokens_details;
   if (completionDetails === undefined) return true;
-  if (!isPlainRecord(completionDetails) || !isFiniteNumber(completionDetails.reasoning_tokens)) return false;
+  if (!isRecord(completionDetails) || !isFiniteNumber(completionDetails.reasoning_tokens)) return false;
   // Reasoning counted outside the completion tokens is folded in by the normaliser.
   const reasoning = completionDetails.reasoning_tokens;
   return !(reasoning > 0 && total === prompt + completion + reasoning);

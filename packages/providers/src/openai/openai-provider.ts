@@ -12,7 +12,6 @@ import type {
 import { GatewayError, randomId } from '@switchyard/core';
 import { HttpClient, type HttpClientOptions, type JsonUpstreamResponse, readJsonBody, transportError, upstreamAbort, type UpstreamRequestOptions, type UpstreamResponse } from '../shared/http-client.js';
 import { createServerSentEventReader } from '../shared/sse.js';
-import { isSameJson } from '../shared/same-json.js';
 import { createUpstreamError, malformedResponseError, type ProviderErrorDetails } from '../shared/upstream-error.js';
 import { withCatalogFacts } from '../catalog/model-catalog.js';
 import { openAIEmbeddingResponseSchema, openAIModelListSchema } from './openai-api.js';
@@ -149,9 +148,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): Provid
       }
       // An id is made only for the few servers that send none (Qwen sends an empty one).
       const fallbackId = completion.id ? completion.id : randomId('chatcmpl-');
-      const response = normalizeOpenAIResponse(completion, modelId, fallbackId, Date.now(), { keepContentFilterResults });
-      // Normalising may still have changed nothing the client sees; then the upstream's bytes go out too.
-      return completion === json && isSameJson(response, json) ? { type: 'response', response, json: answer.bytes } : { type: 'response', response };
+      return { type: 'response', response: normalizeOpenAIResponse(completion, modelId, fallbackId, Date.now(), { keepContentFilterResults }) };
     },
 
     async embeddings(modelId: string, request: EmbeddingRequest, callOptions: ProviderCallOptions): Promise<EmbeddingResponse> {

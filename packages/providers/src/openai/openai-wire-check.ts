@@ -13,7 +13,7 @@ import { openAIChunkSchema, openAIResponseSchema, type OpenAIWireChunk, type Ope
 
 type Check = (value: unknown) => boolean;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !Object.hasOwn(value, '__proto__');
 }
 

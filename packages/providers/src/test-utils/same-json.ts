@@ -1,8 +1,6 @@
 /**
- * Whether two values serialise to the same JSON, key order aside: the test for "normalising this answer
- * changed nothing", which lets an adapter send the upstream's own text instead of serialising its answer
- * again. Serialising a chat completion costs more than parsing it, and more again for long answers;
- * walking two trees whose strings are shared is a few comparisons per field.
+ * Whether two values serialise to the same JSON, key order aside: the tests' oracle for "normalising this
+ * answer changes nothing", which `isNormalOpenAIResponse` decides in one pass without normalising.
  *
  * Keys holding `undefined` count as absent, as in JSON.stringify. Only JSON values are expected (what
  * JSON.parse makes, and objects built from them); anything else compares by identity.
