@@ -32,12 +32,6 @@ export class ResponseHeaders {
     list.push(name, value);
   }
 
-  get(name: string): string | undefined {
-    const list = this.#list;
-    for (let index = 0; index < list.length; index += 2) if (list[index] === name) return list[index + 1];
-    return undefined;
-  }
-
   /**
    * Writes the status and the headers. A header Node refuses (a plugin's value with a line break, say) is
    * left out and reported through `onInvalid`, rather than costing the client its answer.

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Cancellation } from '../cancellation.js';
-import { ResponseHeaders } from './response-headers.js';
+import type { ResponseHeaders } from './response-headers.js';
 
 /**
  * Writes server-sent events straight to the socket, one write per event, so every chunk leaves as soon
@@ -13,7 +13,7 @@ export class SseWriter {
   readonly #cancellation: Cancellation;
   readonly #headers: ResponseHeaders;
 
-  constructor(response: ServerResponse, cancellation: Cancellation, headers = new ResponseHeaders()) {
+  constructor(response: ServerResponse, cancellation: Cancellation, headers: ResponseHeaders) {
     this.#response = response;
     this.#cancellation = cancellation;
     this.#headers = headers;

@@ -48,12 +48,15 @@ function everyItem(value: unknown, check: Check): boolean {
 const textContent: Check = (content) => isString(content) || everyItem(content, isTextPart);
 const userContent: Check = (content) => isString(content) || everyItem(content, isUserPart);
 const optionalName = optional(isString);
+const nullishString = nullish(isString);
+const nullishTextContent = nullish(textContent);
 
 const isToolCall: Check = (call) => {
   if (!isRecord(call) || !isString(call.id) || call.type !== 'function') return false;
   const fn = call.function;
   return isRecord(fn) && isString(fn.name) && isString(fn.arguments);
 };
+const optionalToolCalls = optional((calls) => everyItem(calls, isToolCall));
 
 function isMessage(message: unknown): boolean {
   if (!isRecord(message)) return false;
@@ -65,11 +68,11 @@ function isMessage(message: unknown): boolean {
       return userContent(message.content) && optionalName(message.name);
     case 'assistant':
       return (
-        nullish(textContent)(message.content) &&
-        nullish(isString)(message.refusal) &&
+        nullishTextContent(message.content) &&
+        nullishString(message.refusal) &&
         optionalName(message.name) &&
-        optional((calls) => everyItem(calls, isToolCall))(message.tool_calls) &&
-        nullish(isString)(message.reasoning_content)
+        optionalToolCalls(message.tool_calls) &&
+        nullishString(message.reasoning_content)
       );
     case 'tool':
       return isString(message.tool_call_id) && textContent(message.content);
@@ -98,7 +101,7 @@ const fieldChecks = new Map<string, Check>(Object.entries({
   seed: nullish(isInteger),
   user: optional(isString),
   reasoning_effort: nullish((value) => isString(value) && reasoningEfforts.has(value)),
-  service_tier: nullish(isString),
+  service_tier: nullishString,
 }));
 
 /** Fields the schema checks that this does not: a request with one of them goes to zod. */
