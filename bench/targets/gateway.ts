@@ -36,6 +36,8 @@ export interface FullStackOptions {
   price: { input_per_million: number; output_per_million: number };
   /** Route answering with the figures that tell whether the run measured what it meant to (cache hits, rate-limit fail-opens). */
   statsPath: string;
+  /** Only these plugins (for attributing cost to each one when profiling). Default: all four. */
+  only?: Array<'billing' | 'rateLimit' | 'cache' | 'fallback'>;
 }
 
 /** What `statsPath` answers. */
@@ -125,7 +127,7 @@ async function fullStackPlugins(options: FullStackOptions): Promise<{ plugins: P
   });
   const rateLimitStore: RateLimitStore & { failOpenCount?: number } = rateLimit.store;
   return {
-    plugins: [billing, rateLimit, cache, fallback],
+    plugins: (['billing', 'rateLimit', 'cache', 'fallback'] as const).filter((name) => !options.only || options.only.includes(name)).map((name) => ({ billing, rateLimit, cache, fallback })[name]),
     stats: () => ({ cacheLookups: cacheStore.lookups, cacheHits: cacheStore.hits, rateLimitUnchecked: rateLimitStore.failOpenCount ?? 0 }),
   };
 }

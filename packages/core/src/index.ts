@@ -52,7 +52,7 @@ export {
   type ProviderV1,
 } from './provider.js';
 export { ProviderRegistry } from './provider-registry.js';
-export { randomId } from './random-id.js';
+export { randomId, uniqueId } from './random-id.js';
 export * from './wire/openai-types.js';
 export {
   chatCompletionRequestSchema,

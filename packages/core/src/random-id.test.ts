@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { randomId } from './random-id.js';
+import { execFileSync } from 'node:child_process';
+import { randomId, uniqueId } from './random-id.js';
 
 const uuidV4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -28,5 +29,24 @@ describe('randomId', () => {
     expect(randomId('x'.repeat(64))).toHaveLength(100);
     expect(() => randomId('x'.repeat(65))).toThrow(RangeError);
     expect(() => randomId('é-')).toThrow(RangeError);
+  });
+});
+
+describe('uniqueId', () => {
+  it('never repeats in a process: one random UUID for the process, then a counter', () => {
+    const ids = Array.from({ length: 10_000 }, () => uniqueId());
+    expect(new Set(ids).size).toBe(ids.length);
+    const processPart = ids[0]!.slice(0, 37);
+    expect(processPart.slice(0, 36)).toMatch(uuidV4);
+    for (const id of ids) expect(id.startsWith(processPart)).toBe(true);
+  });
+
+  it('differs between processes', () => {
+    const moduleUrl = new URL('./random-id.ts', import.meta.url).href;
+    const script = `import(${JSON.stringify(moduleUrl)}).then((m) => console.log(m.uniqueId()))`;
+    const run = () => execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' }).trim();
+    const [first, second] = [run(), run()];
+    expect(first).not.toBe(second);
+    expect(first.slice(0, 36)).toMatch(uuidV4);
   });
 });

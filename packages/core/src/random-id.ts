@@ -47,3 +47,19 @@ export function randomId(prefix = ''): string {
   }
   return output.toString('latin1', 0, written);
 }
+
+/** Drawn once per process: what makes `uniqueId`s of different processes differ. */
+let processPart: string | undefined;
+let sequence = 0;
+
+/**
+ * An id no other call, in this process or any other, returns: this process's random UUID, then a counter
+ * (`…-1a`). For ids that must be unique but need not be unguessable (ledger rows, concurrency slots), at
+ * a tenth of `randomId`'s cost: no random bytes, no buffer read out as a string. Not for anything a
+ * client could exploit by predicting the next one.
+ */
+export function uniqueId(): string {
+  processPart ??= `${randomId()}-`;
+  sequence++;
+  return processPart + sequence.toString(36);
+}

@@ -127,3 +127,21 @@ describe('billing plugin in a gateway', () => {
     expect((await billing.store.getKey(created.id, Date.now()))!.total_spend_usd).toBeCloseTo(3 * Number(rows[0]!.cost_usd), 12);
   });
 });
+
+describe('billing plugin with a master key shaped like a virtual key', () => {
+  it('still takes the master key as a credential, and still checks other sk-sy- keys', async () => {
+    const masterKey = `sk-sy-${'m'.repeat(43)}`;
+    const billing = createBillingPlugin({ store: { embedded: 'memory://' }, masterKey, prices: { 'demo/echo': { input_per_million: 1, output_per_million: 4 } } });
+    const gateway = createGateway({ providers: [createEchoProvider()], plugins: [billing], logger: silentLogger });
+    try {
+      const { url } = await gateway.listen();
+      const asMaster = new OpenAI({ baseURL: `${url}/v1`, apiKey: masterKey, maxRetries: 0 });
+      const answer = await asMaster.chat.completions.create({ model: 'demo/echo', messages: [{ role: 'user', content: 'hi' }] });
+      expect(answer.choices[0]!.message.content).toBeTruthy();
+      const stranger = new OpenAI({ baseURL: `${url}/v1`, apiKey: `sk-sy-${'x'.repeat(43)}`, maxRetries: 0 });
+      await expect(stranger.chat.completions.create({ model: 'demo/echo', messages: [{ role: 'user', content: 'hi' }] })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    } finally {
+      await gateway.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { periodEnd, periodStart } from './periods.js';
+import { isoTimestamp, periodEnd, periodStart } from './periods.js';
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -31,5 +32,24 @@ describe('budget periods', () => {
       expect(start).toBeLessThanOrEqual(now);
       expect(periodEnd(period, start)).toBe(end);
     }
+  });
+});
+
+describe('isoTimestamp', () => {
+  it('is toISOString for any time Date accepts, in any order (the second it caches changes under it)', () => {
+    const limit = 8.64e15;
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.integer({ min: -limit, max: limit }), fc.double({ min: -limit, max: limit, noNaN: true }), fc.integer({ min: 1_700_000_000_000, max: 1_700_000_003_000 })), { minLength: 1, maxLength: 20 }), (times) => {
+        for (const time of times) expect(isoTimestamp(time)).toBe(new Date(time).toISOString());
+      }),
+      { numRuns: 2_000 },
+    );
+    for (const time of [0, -0, -1, -1.5, 999.9, 1_000, -limit, limit, Date.parse('0000-01-01T00:00:00.000Z'), Date.parse('+010000-01-01T00:00:00.000Z')]) {
+      expect(isoTimestamp(time)).toBe(new Date(time).toISOString());
+    }
+  });
+
+  it('throws as toISOString does outside Date\'s range', () => {
+    for (const time of [Number.NaN, Number.POSITIVE_INFINITY, 8.64e15 + 1]) expect(() => isoTimestamp(time)).toThrow(RangeError);
   });
 });

@@ -4,7 +4,7 @@ import {
   type EmbeddingRequest,
   GatewayError,
   type Plugin,
-  randomId,
+  uniqueId,
   type RequestContext,
 } from '@switchyard/core';
 import { MemoryRateLimitStore } from './memory-store.js';
@@ -215,7 +215,7 @@ export function createRateLimitPlugin(options: RateLimitOptions = {}): RateLimit
       }
       let concurrency: Admission['concurrency'];
       if (limits.maxConcurrency) {
-        concurrency = { key: `${scope}:concurrency`, member: randomId() };
+        concurrency = { key: `${scope}:concurrency`, member: uniqueId() };
         rules.push({ kind: 'concurrency', key: concurrency.key, limit: limits.maxConcurrency, leaseMs, member: concurrency.member });
       }
       if (rules.length === 0) return;

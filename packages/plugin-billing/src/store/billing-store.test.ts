@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BillingStore, type LedgerRow } from './billing-store.js';
+import { BillingStore, type LedgerRow, ledgerColumns, ledgerRowsJson } from './billing-store.js';
 import { openPGlite } from './pglite-client.js';
 import type { SqlClient } from './sql-client.js';
 
@@ -86,6 +86,44 @@ describe('BillingStore', () => {
     const after = await store.getKey(key.id, now);
     expect(after).toMatchObject({ spend_usd: 0.1, reserved_usd: 0.4, budget_remaining_usd: 0.5 });
     expect(await store.reserve(key.id, 'r5', '0.5', now)).toBe(true);
+  });
+
+  it('sends ledger rows as arrays in the order of the columns they are cast to', () => {
+    const sample = row('order', 'key_1', '0.5', '2026-01-14T10:00:00.000Z', { time_to_first_token_ms: 3.25, error_type: 'server_error', error_code: 'upstream_error', usage_estimated: true, attempts: 2 });
+    const [values] = JSON.parse(ledgerRowsJson([sample])) as unknown[][];
+    expect(values).toEqual(ledgerColumns.map(([name]) => sample[name]));
+    expect(ledgerColumns.map(([name]) => name).sort()).toEqual(Object.keys(sample).sort());
+  });
+
+  it('keeps every field of a ledger row as written', async () => {
+    const key = await newKey();
+    const now = at('2026-01-14T10:00:00Z');
+    const written = row('every-field', key.id, '0.0000068', '2026-01-14T10:00:00.123Z', {
+      operation: 'embeddings',
+      model_requested: 'cheap "quoted" \\ model',
+      prompt_tokens: 11,
+      cached_tokens: 3,
+      cache_write_tokens: 2,
+      completion_tokens: 7,
+      reasoning_tokens: 1,
+      usage_estimated: true,
+      latency_ms: 0.812,
+      time_to_first_token_ms: 0.25,
+      status: 502,
+      outcome: 'error',
+      error_type: 'server_error',
+      error_code: 'upstream_error',
+      cache_hit: true,
+      streamed: true,
+      attempts: 3,
+    });
+    expect(await store.writeLedger([written], now)).toBe(1);
+    const [read] = (await store.listRequests({ keyId: key.id, limit: 5 })).filter((entry) => entry.id === 'every-field');
+    expect({ ...read, cost_usd: Number(read!.cost_usd), created_at: Date.parse(read!.created_at) }).toMatchObject({
+      ...written,
+      cost_usd: 0.0000068,
+      created_at: Date.parse(written.created_at),
+    });
   });
 
   it('writes each ledger row once: a retried batch charges nothing twice', async () => {

@@ -155,6 +155,53 @@ const toNumber = (value: unknown): number => (value === null || value === undefi
 const toNullableNumber = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 const toIso = (value: unknown): string | null => (value === null || value === undefined ? null : new Date(value as string | Date).toISOString());
 
+/** The ledger's columns in the order `ledgerRowsJson` writes them, with their types for the cast. */
+export const ledgerColumns = [
+  ['id', 'text'],
+  ['request_id', 'text'],
+  ['key_id', 'text'],
+  ['operation', 'text'],
+  ['model_requested', 'text'],
+  ['model_served', 'text'],
+  ['provider', 'text'],
+  ['prompt_tokens', 'integer'],
+  ['cached_tokens', 'integer'],
+  ['cache_write_tokens', 'integer'],
+  ['completion_tokens', 'integer'],
+  ['reasoning_tokens', 'integer'],
+  ['usage_estimated', 'boolean'],
+  ['cost_usd', 'numeric'],
+  ['latency_ms', 'double precision'],
+  ['time_to_first_token_ms', 'double precision'],
+  ['status', 'integer'],
+  ['outcome', 'text'],
+  ['error_type', 'text'],
+  ['error_code', 'text'],
+  ['cache_hit', 'boolean'],
+  ['streamed', 'boolean'],
+  ['attempts', 'integer'],
+  ['created_at', 'timestamptz'],
+] as const satisfies ReadonlyArray<readonly [keyof LedgerRow, string]>;
+
+/**
+ * A batch of ledger rows as one JSON array of arrays, in `ledgerColumns` order. Without the 24 names
+ * repeated in every row the text is half as long: half the serialising for the gateway (a row a request)
+ * and half the parsing for PostgreSQL, which usually shares the machine.
+ */
+export function ledgerRowsJson(rows: readonly LedgerRow[]): string {
+  const values = new Array<unknown[]>(rows.length);
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index]!;
+    values[index] = [
+      row.id, row.request_id, row.key_id, row.operation, row.model_requested, row.model_served, row.provider,
+      row.prompt_tokens, row.cached_tokens, row.cache_write_tokens, row.completion_tokens, row.reasoning_tokens,
+      row.usage_estimated, row.cost_usd, row.latency_ms, row.time_to_first_token_ms, row.status, row.outcome,
+      row.error_type, row.error_code, row.cache_hit, row.streamed, row.attempts, row.created_at,
+    ];
+  }
+  return JSON.stringify(values);
+}
+
 /**
  * Keys, reservations and the usage ledger in PostgreSQL (server or embedded). Every change to money is
  * one atomic statement, so two gateways sharing a database can never both spend the same dollar.
@@ -379,12 +426,8 @@ export class BillingStore {
     const s = this.#s;
     const result = await this.client.query<{ inserted: unknown }>(
       `WITH incoming AS (
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
-           id text, request_id text, key_id text, operation text, model_requested text, model_served text, provider text,
-           prompt_tokens integer, cached_tokens integer, cache_write_tokens integer, completion_tokens integer, reasoning_tokens integer,
-           usage_estimated boolean, cost_usd numeric, latency_ms double precision, time_to_first_token_ms double precision,
-           status integer, outcome text, error_type text, error_code text, cache_hit boolean, streamed boolean, attempts integer,
-           created_at timestamptz)
+         SELECT ${ledgerColumns.map(([name, type], index) => (type === 'text' ? `r->>${index} AS ${name}` : `(r->>${index})::${type} AS ${name}`)).join(', ')}
+         FROM jsonb_array_elements($1::jsonb) AS r
        ), inserted AS (
          INSERT INTO ${s}.usage_ledger (id, request_id, key_id, operation, model_requested, model_served, provider,
            prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, reasoning_tokens, usage_estimated, cost_usd,
@@ -429,7 +472,7 @@ export class BillingStore {
          RETURNING 1
        )
        SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM settled) AS settled, (SELECT count(*) FROM rolled_up) AS rolled_up`,
-      [JSON.stringify(rows), new Date(now).toISOString(), ...periodEnds(now)],
+      [ledgerRowsJson(rows), new Date(now).toISOString(), ...periodEnds(now)],
       // Prepared once per connection: parsing and planning this statement cost PostgreSQL about a fifth
       // of each batch's CPU.
       { preparedName: `ledger:${this.schema}` },
