@@ -9,12 +9,14 @@ function reversed(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).reverse().map(([key, item]) => [key, reversed(item)]));
 }
 
-/** What stableStringify must produce: keys in `Array.prototype.sort` order (UTF-16 code units). */
+/**
+ * What stableStringify must produce: keys in `Array.prototype.sort` order (UTF-16 code units), except
+ * that integer-like keys come first in numeric order, as every JavaScript object keeps them.
+ */
 function sortedJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : sortedJson(item))).join(',')}]`;
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  const entries = Object.keys(value)
-    .sort()
+  const entries = Object.keys(Object.fromEntries(Object.keys(value).sort().map((key) => [key, 0])))
     .filter((key) => (value as Record<string, unknown>)[key] !== undefined);
   return `{${entries.map((key) => `${JSON.stringify(key)}:${sortedJson((value as Record<string, unknown>)[key])}`).join(',')}}`;
 }
@@ -30,6 +32,12 @@ describe('stableStringify', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('keeps a parsed __proto__ field as the field it is', () => {
+    const parsed = JSON.parse('{"b":1,"__proto__":{"x":1}}') as unknown;
+    expect(stableStringify(parsed)).toBe('{"__proto__":{"x":1},"b":1}');
+    expect(stableStringify(parsed)).not.toBe(stableStringify(JSON.parse('{"b":1,"__proto__":{"x":2}}')));
   });
 
   it('leaves out undefined fields, as JSON does', () => {

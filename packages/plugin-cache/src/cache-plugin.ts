@@ -266,7 +266,8 @@ export function createCachePlugin(options: CacheOptions = {}): CachePlugin {
         state.status = 'hit';
         return { response: JSON.parse(cached) as ChatCompletion, json: cached, headers: { 'x-switchyard-cache': 'hit' } };
       }
-      const embedded = await embedFinalTurn(chatContext);
+      // Without a semantic cache there is nothing to embed: no await either.
+      const embedded = semantic ? await embedFinalTurn(chatContext) : undefined;
       if (embedded && semantic) {
         Object.assign(state, embedded);
         const hit = await semantic.lookup(embedded.partition, embedded.vector);
